@@ -1,0 +1,77 @@
+# polardb.cluster: `make demo` builds the pb1/pb2/pb3 lab and the standby,
+# `make test` runs every test. Each target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ANSIBLE_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.cfg"
+COLLECTION_LINK := .collections/ansible_collections/polardb/cluster
+
+.PHONY: help venv docker image lab lab-down demo status test test-unit test-integration \
+        test-faults test-polardb lint sanity build bench clean
+
+help:
+	@echo "make demo        bring up the Docker lab (pb1, pb2, pb3) and build the standby on pb3"
+	@echo "make test        unit tests, lint, and the molecule scenarios against the lab"
+	@echo "make lab         start the lab containers only;  make lab-down removes everything"
+	@echo "make image       build the lab image;  make status  print the replication summary"
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+venv: $(BIN)/.installed $(COLLECTION_LINK)
+
+docker:
+	@scripts/ensure-docker.sh
+
+image: docker
+	@scripts/build-images.sh
+
+lab: venv docker
+	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/lab.yml
+
+lab-down: venv docker
+	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/lab.yml -e lab_state=absent
+
+demo: lab
+	$(ANSIBLE_ENV) $(BIN)/ansible-playbook site.yml
+	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/status.yml
+
+status: venv
+	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/status.yml
+
+test: test-unit lint test-integration test-polardb
+
+test-unit: venv
+	$(BIN)/pytest tests/unit
+
+lint: venv
+	$(ANSIBLE_ENV) $(BIN)/ansible-lint
+
+sanity: venv
+	$(ANSIBLE_ENV) tests/sanity/run.sh
+
+test-integration: venv docker
+	$(ANSIBLE_ENV) $(BIN)/molecule test -s default
+
+test-faults: venv docker
+	$(ANSIBLE_ENV) $(BIN)/molecule test -s faults
+
+test-polardb: venv docker
+	$(ANSIBLE_ENV) $(BIN)/molecule test -s polardb
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force
+
+bench: venv docker
+	$(ANSIBLE_ENV) bench/run.sh
+
+clean: lab-down
+	rm -rf .lab polardb-cluster-*.tar.gz

@@ -1,0 +1,67 @@
+"""The converged lab: pb3 is a streaming standby on its own disk."""
+import pathlib
+import re
+import subprocess
+import sys
+import uuid
+
+
+ALIAS = "/dev/nvme2n1"
+MOUNT_POINT = "/var/lib/polardb/nvme2n1"
+
+
+def test_alias_points_at_a_loop_device_with_direct_io(pb3):
+    target = pb3.check_output("readlink -f %s", ALIAS)
+    assert re.fullmatch(r"/dev/loop\d+", target)
+    assert pb3.check_output("cat /sys/block/%s/loop/dio", target.rsplit("/", 1)[1]) == "1"
+    backing = pb3.check_output("losetup -j /data/VirtualDisk_standby.img -O NAME -n")
+    assert backing.split()[0] == target
+
+
+def test_standby_filesystem_is_mounted_from_its_disk(pb3):
+    mounted = pb3.check_output("findmnt -n -o MAJ:MIN --mountpoint %s", MOUNT_POINT)
+    assert mounted.strip() == pb3.check_output("mountpoint -x %s", ALIAS).strip()
+    assert pb3.file(MOUNT_POINT + "/standby/PG_VERSION").exists
+
+
+def test_standby_is_in_recovery(standby_db):
+    assert standby_db.query("SELECT pg_is_in_recovery()") == "t"
+
+
+def test_primary_slot_of_the_standby_is_active(primary_db):
+    assert primary_db.query(
+        "SELECT slot_type || ',' || active FROM pg_replication_slots WHERE slot_name = 'pb3'"
+    ) == "physical,t"
+
+
+def test_replica_and_standby_stream_from_the_primary(primary_db):
+    for follower in ("pb2", "pb3"):
+        primary_db.wait_for(
+            "SELECT state FROM pg_stat_replication WHERE application_name = '%s'" % follower,
+            "streaming")
+
+
+def test_rows_written_on_the_primary_arrive_on_the_standby(primary_db, standby_db, replica_db):
+    marker = uuid.uuid4().hex
+    primary_db.query("CREATE TABLE IF NOT EXISTS lab_rows (marker text, n int)")
+    primary_db.query("INSERT INTO lab_rows SELECT '%s', g FROM generate_series(1, 500) g" % marker)
+    count = "SELECT count(*) FROM lab_rows WHERE marker = '%s'" % marker
+    assert standby_db.wait_for(count, "500") == "500"
+    assert replica_db.wait_for(count, "500") == "500"
+
+
+def test_password_file_is_private(pb3):
+    passfile = pb3.file("/var/lib/postgresql/.pgpass.pb3")
+    assert passfile.user == "postgres"
+    assert passfile.mode == 0o600
+
+
+def test_check_mode_on_the_converged_lab_reports_no_change(project_dir, inventory):
+    run = subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", inventory,
+         str(project_dir / "site.yml"), "--check"],
+        cwd=project_dir, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:]
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
+    assert recap, run.stdout[-2000:]
+    assert {host: int(changed) for host, changed in recap} == {host: 0 for host, _ in recap}

@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 polardb.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one runner of the PFS command-line tool (`pfs -C CLUSTER ...`) and its parsers.
+
+Exit codes and messages are those recorded from the real tool (see
+/work/shared/polardb-reference): a missing path is rc 255 plus
+'No such file or directory', `ls` of an unformatted disk is rc 5 with no output,
+mkfs refuses with 16 (already formatted, or mounted by pfsd), 234 (disk smaller
+than 10 GiB) and 22 (no /dev/NAME).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+from collections import namedtuple
+
+PFS_MIN_DISK_BYTES = 10 * 1024 ** 3   # exactly 10 GiB formats, despite PFS saying "greater than"
+PFS_CHUNK_BYTES = 10 * 1024 ** 3      # PFS formats whole 10 GiB chunks (15 GiB disk -> 1 chunk)
+
+RC_NOT_FORMATTED = 5
+RC_ALREADY_FORMATTED = 16
+RC_NO_DEVICE = 22
+RC_TOO_SMALL = 234
+RC_FAILED = 255
+
+NO_SUCH_FILE = 'No such file or directory'
+FILE_EXISTS = 'File exists'
+
+MKFS_HINTS = {
+    RC_ALREADY_FORMATTED: 'the disk already holds PFS (or pfsd has it mounted); '
+                          'only force formats it again, after stopping pfsd',
+    RC_TOO_SMALL: 'PFS needs a disk of at least 10 GiB (10737418240 bytes)',
+    RC_NO_DEVICE: 'PFS opens the disk as /dev/NAME and there is no such device',
+}
+
+PfsResult = namedtuple('PfsResult', 'argv rc stdout stderr')
+PfsEntry = namedtuple('PfsEntry', 'kind links size mtime name')
+
+_LS_LINE = re.compile(r'^\s*(File|Dir)\s+(\d+)\s+(\d+)\s+'
+                      r'(\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d \d{4})\s+(\S.*)$')
+_LS_TOTAL = re.compile(r'^total (\d+) \(unit: 512Bytes\)')
+_MKFS_DONE = re.compile(r'Inited filesystem\((\d+) bytes\), (\d+) chunks')
+_INFO_CHUNKS = re.compile(r'^Blktag Info:\s*\n\s*\(0\)allocnode:.*?nchild=(\d+)', re.M)
+
+
+class PfsError(Exception):
+    """A pfs command failed; .result is its PfsResult."""
+
+    def __init__(self, result, hint=None):
+        self.result = result
+        self.hint = hint
+        output = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
+        message = "'%s' failed with rc %s" % (' '.join(result.argv), result.rc)
+        if hint:
+            message += ' (%s)' % hint
+        if output:
+            message += ': ' + ' | '.join(output)
+        super(PfsError, self).__init__(message)
+
+
+def parse_ls(stdout):
+    """Entries of a `pfs ls` listing, and its total in 512-byte units (None if absent)."""
+    entries, total = [], None
+    for line in stdout.splitlines():
+        match = _LS_LINE.match(line)
+        if match:
+            kind, links, size, mtime, name = match.groups()
+            entries.append(PfsEntry(kind, int(links), int(size), mtime, name))
+            continue
+        match = _LS_TOTAL.match(line.strip())
+        if match:
+            total = int(match.group(1))
+    return entries, total
+
+
+def parse_mkfs(stdout):
+    """Size and chunk count from 'Inited filesystem(21474836480 bytes), 2 chunks, ...'."""
+    match = _MKFS_DONE.search(stdout)
+    if not match:
+        return dict(size_bytes=None, chunks=None)
+    return dict(size_bytes=int(match.group(1)), chunks=int(match.group(2)))
+
+
+def parse_info(stdout):
+    """Chunk count from `pfs info`: the nchild of the first blktag allocnode.
+
+    Inferred from one recording (20 GiB disk: 2 chunks, nchild=2, nall 5120 =
+    2 x 2560 blktags per chunk); None when the output does not have that shape.
+    """
+    match = _INFO_CHUNKS.search(stdout)
+    return dict(chunks=int(match.group(1)) if match else None)
+
+
+def pfs_argument_spec():
+    return dict(cluster=dict(type='str', default='disk'), pfs_path=dict(type='path'))
+
+
+def _missing(result):
+    return result.rc == RC_FAILED and NO_SUCH_FILE in result.stdout + result.stderr
+
+
+class Pfs(object):
+    """`pfs -C CLUSTER ...` through module.run_command, with argument lists only."""
+
+    def __init__(self, module, cluster='disk', pfs_path=None):
+        self.module = module
+        self.cluster = cluster
+        self.binary = pfs_path or module.get_bin_path('pfs', required=True, opt_dirs=['/usr/local/bin'])
+
+    def run(self, args, check_rc=False):
+        argv = [self.binary, '-C', self.cluster] + list(args)
+        rc, stdout, stderr = self.module.run_command(argv)
+        result = PfsResult(argv, rc, stdout, stderr)
+        if check_rc and rc != 0:
+            raise PfsError(result)
+        return result
+
+    def is_formatted(self, disk):
+        result = self.run(['ls', '/%s/' % disk])
+        if result.rc == 0:
+            return True
+        if result.rc == RC_NOT_FORMATTED:
+            return False
+        raise PfsError(result, 'cannot tell whether %s holds PFS' % disk)
+
+    def ls(self, path):
+        result = self.run(['ls', path])
+        if result.rc == 0:
+            return parse_ls(result.stdout)[0]
+        if _missing(result):
+            return None
+        raise PfsError(result)
+
+    def exists(self, path):
+        result = self.run(['stat', path])
+        if result.rc == 0:
+            return True
+        if _missing(result):
+            return False
+        raise PfsError(result)
+
+    def mkdir(self, path, exist_ok=True):
+        """True when the directory was created."""
+        result = self.run(['mkdir', path])
+        if result.rc == 0:
+            return True
+        if exist_ok and result.rc == RC_FAILED and FILE_EXISTS in result.stdout + result.stderr:
+            return False
+        raise PfsError(result)
+
+    def cp_r(self, local_src, pfs_dest_dir):
+        # pfs overwrites an earlier copy file by file and exits 0
+        return self.run(['cp', '-r', local_src, pfs_dest_dir], check_rc=True)
+
+    def rm(self, path, recursive=False, missing_ok=True):
+        """True when something was removed."""
+        result = self.run(['rm'] + (['-r'] if recursive else []) + [path])
+        if result.rc == 0:
+            return True
+        if missing_ok and _missing(result):
+            return False
+        # 'rm failed: impl specific' is what pfs says for a directory without -r
+        raise PfsError(result, None if recursive else 'a directory needs recursive=True')
+
+    def info(self, disk):
+        return parse_info(self.run(['info', disk], check_rc=True).stdout)
+
+    def mkfs(self, disk, force=False):
+        """Format disk; -f only when force (it destroys an existing PFS)."""
+        result = self.run(['mkfs'] + (['-f'] if force else []) + [disk])
+        if result.rc != 0:
+            raise PfsError(result, MKFS_HINTS.get(result.rc))
+        return parse_mkfs(result.stdout)

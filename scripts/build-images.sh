@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the lab images locally, without any registry:
+#   1. a Debian base made with debootstrap and `docker import`;
+#   2. the lab image from images/lab/Dockerfile on top of it.
+# Each is rebuilt only when missing or when its recipe changed (the recipe's
+# hash is stored as an image label).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+suite=${POLARDB_BASE_SUITE:-bookworm}
+base_image=${POLARDB_BASE_IMAGE:-polardb-lab-base:$suite}
+lab_image=${POLARDB_LAB_IMAGE:-polardb-lab:pg15}
+mirror=${POLARDB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+dockerfile_dir="$here/images/lab"
+
+label_of() { docker image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
+
+base_recipe=$(printf '%s %s minbase' "$suite" "$mirror" | sha256sum | cut -c1-16)
+if [ "$(label_of "$base_image" org.polardb.recipe)" != "$base_recipe" ]; then
+  command -v debootstrap >/dev/null || {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    else
+      echo "debootstrap is missing: install it to build the base image." >&2; exit 1
+    fi
+  }
+  rootfs=$(mktemp -d /tmp/polardb-rootfs.XXXXXX)
+  trap 'rm -rf "$rootfs"' EXIT
+  echo "Building $base_image with debootstrap ($suite) ..."
+  debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >/tmp/polardb-debootstrap.log 2>&1 || {
+    tail -n 20 /tmp/polardb-debootstrap.log >&2; exit 1; }
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import \
+    --change "LABEL org.polardb.recipe=$base_recipe" \
+    --change 'CMD ["bash"]' - "$base_image" >/dev/null
+  echo "changed: $base_image"
+else
+  echo "unchanged: $base_image"
+fi
+
+lab_recipe=$( (cat "$dockerfile_dir"/*; docker image inspect --format '{{.Id}}' "$base_image") | sha256sum | cut -c1-16)
+if [ "$(label_of "$lab_image" org.polardb.recipe)" != "$lab_recipe" ]; then
+  echo "Building $lab_image ..."
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$base_image" \
+    --label "org.polardb.recipe=$lab_recipe" -t "$lab_image" "$dockerfile_dir" >/dev/null
+  echo "changed: $lab_image"
+else
+  echo "unchanged: $lab_image"
+fi

@@ -1,0 +1,278 @@
+import json
+import os
+import pathlib
+import sys
+import types
+
+import pytest
+
+from ansible_collections.polardb.cluster.plugins.modules import polar_basebackup
+
+FAKES = pathlib.Path(__file__).resolve().parents[2] / 'fakes'
+sys.path.insert(0, str(FAKES))
+import pfs_state  # noqa: E402
+import pg_server  # noqa: E402
+
+PRIMARY_SYSID = '7449000000000000001'
+
+
+@pytest.fixture
+def lab(fake_bin, tmp_path, monkeypatch):
+    for name in ('psql', 'pg_controldata', 'polar_basebackup'):
+        os.symlink(FAKES / name, fake_bin / name)
+    os.symlink(FAKES / 'polar_basebackup', fake_bin / 'pg_basebackup')
+    pfs_state.install(fake_bin, names=('pfs',))
+    state = tmp_path / 'pfs.json'
+    pfs_state.make_state(state, disks={'nvme2n1': pfs_state.disk(formatted=True)})
+    home = tmp_path / 'home'
+    home.mkdir()
+    for name, value in (('FAKE_PFS_STATE', state), ('FAKE_BASEBACKUP_LOG', tmp_path / 'basebackup.log'),
+                        ('FAKE_PSQL_LOG', tmp_path / 'psql.log'), ('FAKE_PG_SYSID', PRIMARY_SYSID)):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv('FAKE_BASEBACKUP_FAIL', raising=False)
+    return types.SimpleNamespace(state=state, home=home, data_dir=home / 'standby', tmp=tmp_path,
+                                 marker=home / '.standby.polar_basebackup.json')
+
+
+def args(lab, **overrides):
+    values = dict(login_host='172.17.0.2', login_user='replicator', login_password='s3cret',
+                  data_dir=str(lab.data_dir), polar_datadir='/nvme2n1/shared_data/', disk='nvme2n1', host_id=3)
+    values.update(overrides)
+    return values
+
+
+def backup_calls(lab):
+    path = lab.tmp / 'basebackup.log'
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def local_bytes(path):
+    return sum(f.stat().st_size for f in path.rglob('*') if f.is_file())
+
+
+def pfs_files(lab):
+    return pfs_state.read_state(lab.state)['disks']['nvme2n1']['files']
+
+
+def shared_files(lab):
+    return sorted(k for k in pfs_files(lab) if k.startswith('shared_data'))
+
+
+def test_postgresql_engine_backs_up_once_with_the_password_only_in_the_environment(run_module, lab):
+    result = run_module(polar_basebackup, args(lab, engine='postgresql', slot='standby1'))
+    assert result['changed'] and result['mode_used'] == 'direct', result
+    assert result['system_identifier'] == PRIMARY_SYSID and result['start_lsn'] == '0/485F0700'
+    assert result['bytes'] == local_bytes(lab.data_dir) > 0
+    [call] = backup_calls(lab)
+    assert call['argv'] == ['-h', '172.17.0.2', '-p', '5432', '-U', 'replicator', '-w', '-D', str(lab.data_dir),
+                            '-X', 'stream', '--checkpoint=fast', '-v', '-S', 'standby1']
+    assert call['pgpassword'] and call['lc_all'] == 'C'
+    [psql] = [json.loads(line) for line in (lab.tmp / 'psql.log').read_text().splitlines()]
+    assert psql['pgpassword'] and not any('s3cret' in a for a in psql['argv'])
+    assert 'replication=true' in psql['argv'][1]
+    assert (lab.data_dir / 'standby.signal').exists() and not lab.marker.exists()
+
+    again = run_module(polar_basebackup, args(lab, engine='postgresql', slot='standby1'))
+    assert again['changed'] is False and again['mode_used'] == 'none' and len(backup_calls(lab)) == 1
+
+    (lab.data_dir / 'standby.signal').unlink()
+    signal_only = run_module(polar_basebackup, args(lab, engine='postgresql'))
+    assert signal_only['changed'] and signal_only['mode_used'] == 'none' and len(backup_calls(lab)) == 1
+    assert (lab.data_dir / 'standby.signal').exists()
+
+
+def test_direct_mode_writes_the_shared_data_into_pfs(run_module, lab):
+    result = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert result['changed'] and result['mode_used'] == 'direct', result
+    [call] = backup_calls(lab)
+    assert ['--polardata=/nvme2n1/shared_data/', '--polar_storage_cluster_name=disk',
+            '--polar_disk_name=nvme2n1', '--polar_host_id=3'] == call['argv'][9:13]
+    assert 'shared_data/base/1/1249' in shared_files(lab)
+    shared_bytes = sum(v.get('size', 0) for k, v in pfs_files(lab).items() if k.startswith('shared_data/'))
+    assert result['bytes'] == local_bytes(lab.data_dir) + shared_bytes > local_bytes(lab.data_dir)
+    assert ['pfs', '-C', 'disk', 'rm', '/nvme2n1/shared_data/standby.signal'] in pfs_state.calls(lab.state)
+    assert run_module(polar_basebackup, args(lab, mode='direct'))['changed'] is False
+
+
+def test_auto_falls_back_to_staged_on_the_known_shared_storage_error(run_module, lab, monkeypatch):
+    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'shared-storage')
+    result = run_module(polar_basebackup, args(lab))
+    assert result['changed'] and result['mode_used'] == 'staged', result
+    direct, staged = backup_calls(lab)
+    assert '--polar_disk_name=nvme2n1' in direct['argv']
+    staging_copy = str(lab.home / 'standby.staging' / 'shared_data')
+    assert '--polardata=' + staging_copy in staged['argv'] and '--polar_disk_name=nvme2n1' not in staged['argv']
+    assert ['pfs', '-C', 'disk', 'cp', '-r', staging_copy, '/nvme2n1/'] in pfs_state.calls(lab.state)
+    assert 'shared_data/base/1/1249' in shared_files(lab)
+    assert not (lab.home / 'standby.staging').exists() and not lab.marker.exists()
+    assert (lab.data_dir / 'standby.signal').exists()
+    assert any('fell back to staged' in action for action in result['actions'])
+
+
+def test_direct_failure_removes_what_it_created_and_reports_the_tool_error(run_module, lab, monkeypatch):
+    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'shared-storage')
+    result = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert result['failed'] and 'polar_basebackup failed with rc 1' in result['msg']
+    assert 'could not create directory "/nvme2n1/shared_data/base"' in result['stderr_tail']
+    assert '--polar_disk_name=nvme2n1' in result['cmd'] and 's3cret' not in result['cmd']
+    assert not lab.data_dir.exists() and shared_files(lab) == [] and not lab.marker.exists()
+
+
+def test_staged_mode_keeps_a_staging_dir_it_did_not_create(run_module, lab):
+    staging = lab.tmp / 'staging'
+    staging.mkdir()
+    (staging / 'keep.txt').write_text('mine')
+    result = run_module(polar_basebackup, args(lab, mode='staged', staging_dir=str(staging)))
+    assert result['mode_used'] == 'staged'
+    assert sorted(os.listdir(staging)) == ['keep.txt']
+
+
+def test_another_cluster_in_data_dir_is_refused_then_replaced_with_force(run_module, lab):
+    (lab.data_dir / 'global').mkdir(parents=True)
+    (lab.data_dir / 'global' / 'pg_control').write_text('sysid=6000000000000000042\n')
+    refused = run_module(polar_basebackup, args(lab, engine='postgresql'))
+    assert refused['failed'] and 'system identifier 6000000000000000042' in refused['msg']
+    assert PRIMARY_SYSID in refused['msg'] and 'force' in refused['msg'] and backup_calls(lab) == []
+
+    forced = run_module(polar_basebackup, args(lab, engine='postgresql', force=True))
+    assert forced['changed'] and 'sysid=%s' % PRIMARY_SYSID in (lab.data_dir / 'global' / 'pg_control').read_text()
+
+
+def test_a_non_empty_data_dir_is_refused_in_check_mode_too(run_module, lab):
+    lab.data_dir.mkdir()
+    (lab.data_dir / 'notes.txt').write_text('x')
+    (lab.data_dir / 'old').mkdir()
+    result = run_module(polar_basebackup, args(lab), check_mode=True)
+    assert result['failed'] and 'is not empty (2 entries: notes.txt, old)' in result['msg']
+
+
+def test_shared_data_on_pfs_is_refused_unless_force_which_keeps_the_directory(run_module, lab):
+    state = pfs_state.read_state(lab.state)
+    state['disks']['nvme2n1']['files'].update({'shared_data': {'kind': 'Dir', 'mtime': pfs_state.now()},
+                                               'shared_data/old': {'kind': 'File', 'size': 5,
+                                                                   'mtime': pfs_state.now()}})
+    pfs_state.write_state(lab.state, state)
+    refused = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert refused['failed'] and 'polar_datadir /nvme2n1/shared_data on PFS is not empty (1 entries: old)' \
+        in refused['msg']
+    forced = run_module(polar_basebackup, args(lab, mode='direct', force=True))
+    assert forced['changed'] and 'shared_data/old' not in shared_files(lab)
+    assert ['pfs', '-C', 'disk', 'rm', '-r', '/nvme2n1/shared_data/old'] in pfs_state.calls(lab.state)
+    assert ['pfs', '-C', 'disk', 'rm', '-r', '/nvme2n1/shared_data'] not in pfs_state.calls(lab.state)
+
+
+def test_a_copy_of_the_primary_without_its_shared_data_is_refused(run_module, lab):
+    run_module(polar_basebackup, args(lab, mode='direct'))
+    state = pfs_state.read_state(lab.state)
+    state['disks']['nvme2n1']['files'] = pfs_state.formatted_files()
+    pfs_state.write_state(lab.state, state)
+    result = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert result['failed'] and 'holds a copy of the primary' in result['msg'] and 'missing or empty' in result['msg']
+
+
+def test_check_mode_writes_nothing(run_module, lab):
+    result = run_module(polar_basebackup, args(lab), check_mode=True)
+    assert result['changed'] and result['mode_used'] == 'none' and result['system_identifier'] == PRIMARY_SYSID
+    assert backup_calls(lab) == [] and not lab.data_dir.exists() and not lab.marker.exists()
+    writes = [c for c in pfs_state.calls(lab.state) if c[3] not in ('ls', 'stat')]
+    assert writes == []
+
+
+def test_leftovers_of_a_run_that_died_are_cleaned_without_force(run_module, lab, monkeypatch):
+    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'crash')
+    # the module dies with the tool: nothing undoes the partial backup
+    undo = polar_basebackup.BaseBackup.undo
+    monkeypatch.setattr(polar_basebackup.BaseBackup, 'undo', lambda self, record: None)
+    died = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert died['failed'] and died['rc'] == 137
+    marker = json.loads(lab.marker.read_text())
+    assert {(e['kind'], e['path'], e['created']) for e in marker['locations']} == {
+        ('local', str(lab.data_dir), True), ('pfs', '/nvme2n1/shared_data', True)}
+    assert lab.data_dir.exists() and shared_files(lab)
+    monkeypatch.setattr(polar_basebackup.BaseBackup, 'undo', undo)
+    monkeypatch.delenv('FAKE_BASEBACKUP_FAIL')
+
+    checked = run_module(polar_basebackup, args(lab, mode='direct'), check_mode=True)
+    assert checked['changed'] and 'interrupted run' in checked['actions'][0] and lab.marker.exists()
+
+    resumed = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert resumed['changed'] and resumed['mode_used'] == 'direct' and not lab.marker.exists()
+    assert 'shared_data/base/1/1249' in shared_files(lab)
+
+
+def test_a_failed_run_keeps_a_data_dir_that_existed_before(run_module, lab, monkeypatch):
+    lab.data_dir.mkdir()
+    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'slot')
+    result = run_module(polar_basebackup, args(lab, engine='postgresql', slot='standby1'))
+    assert result['failed'] and 'replication slot "standby1" does not exist' in result['stderr_tail']
+    assert lab.data_dir.is_dir() and os.listdir(lab.data_dir) == [] and not lab.marker.exists()
+
+
+def test_timeout_stops_the_backup(run_module, lab, monkeypatch):
+    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'hang')
+    result = run_module(polar_basebackup, args(lab, engine='postgresql', timeout=1))
+    assert result['failed'] and 'did not finish within timeout=1s' in result['msg']
+    assert result['cmd'].split()[0].endswith('timeout')
+
+
+def test_an_unreachable_primary_is_reported_with_the_client_error(run_module, lab, monkeypatch):
+    monkeypatch.setenv('FAKE_PSQL_FAIL', 'auth')
+    result = run_module(polar_basebackup, args(lab))
+    assert result['failed'] and 'replicator@172.17.0.2:5432' in result['msg']
+    assert 'password authentication failed' in result['stderr_tail'] and 's3cret' not in result['cmd']
+    assert not lab.data_dir.exists()
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(polar_datadir='/other/shared_data'), 'must be a directory on the PFS disk nvme2n1'),
+    (dict(polar_datadir='/nvme2n1/'), 'must be a directory on the PFS disk nvme2n1'),
+    (dict(slot='standby1', wal_method='fetch'), 'slot needs wal_method=stream'),
+    (dict(host_id=None), 'engine is polardb but the following are missing: host_id'),
+    (dict(staging_dir='/tmp', data_dir='/tmp/standby'), 'must not contain each other'),
+    (dict(data_dir='/nonexistent/standby'), 'parent directory of data_dir /nonexistent/standby does not exist'),
+])
+def test_invalid_arguments(run_module, lab, overrides, message):
+    result = run_module(polar_basebackup, args(lab, **overrides))
+    assert result['failed'] and message in result['msg']
+
+
+def test_bin_dir_is_searched_alone(run_module, lab):
+    result = run_module(polar_basebackup, args(lab, bin_dir=str(lab.tmp)))
+    assert result['failed'] and 'psql not found in bin_dir %s' % lab.tmp in result['msg']
+
+
+def test_an_unformatted_disk_is_reported(run_module, lab):
+    pfs_state.make_state(lab.state, disks={'nvme2n1': pfs_state.disk(formatted=False)})
+    result = run_module(polar_basebackup, args(lab))
+    assert result['failed'] and 'does not hold PFS' in result['msg']
+
+
+@pytest.fixture(scope='module')
+def real_server():
+    try:
+        running = pg_server.start()
+    except pg_server.Unavailable as e:
+        pytest.skip('no local PostgreSQL server for the server-based test: %s' % e)
+    yield running
+    running.stop()
+
+
+def test_postgresql_engine_against_a_real_server(run_module, real_server, tmp_path):
+    options = dict(engine='postgresql', login_unix_socket=real_server.socket_dir, port=real_server.port,
+                   data_dir=str(tmp_path / 'standby'), bin_dir=real_server.bin_dir)
+    result = run_module(polar_basebackup, options)
+    assert result['changed'] and result['start_lsn'] and result['bytes'] > 1000000, result
+    assert (tmp_path / 'standby' / 'standby.signal').exists()
+    again = run_module(polar_basebackup, options)
+    assert again['changed'] is False and again['system_identifier'] == result['system_identifier']
+
+
+def test_when_undo_fails_the_marker_stays_for_the_next_run(run_module, lab, monkeypatch):
+    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'crash')
+
+    def refuse(path):
+        raise OSError(13, 'Permission denied', path)
+    monkeypatch.setattr(polar_basebackup.shutil, 'rmtree', refuse)
+    result = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert result['failed'] and 'could not remove what this run had created' in result['actions'][-1]
+    assert lab.marker.exists() and lab.data_dir.exists()
