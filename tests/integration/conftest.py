@@ -15,7 +15,8 @@ LAB_DATA = pathlib.Path(os.environ.get("POLARDB_LAB_DATA", PROJECT / ".lab" / "d
 def playbook(*args, check=True, timeout=900):
     """Run ansible-playbook from the project; return (returncode, stdout, {host: changed})."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     run = subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=PROJECT, env=env,
                          capture_output=True, text=True, timeout=timeout)
     output = run.stdout + run.stderr

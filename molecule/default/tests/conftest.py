@@ -1,6 +1,7 @@
 """Lab hosts for the testinfra checks, reached through the lab inventory."""
 import os
 import pathlib
+import sys
 import time
 
 import pytest
@@ -9,6 +10,8 @@ import testinfra
 PROJECT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", pathlib.Path(__file__).parents[3]))
 INVENTORY = str(PROJECT / "inventory" / "lab")
 SOCKET_DIR = "/var/run/postgresql"
+# testinfra asks ansible-inventory, which lives beside this interpreter.
+os.environ["PATH"] = "%s%s%s" % (pathlib.Path(sys.executable).parent, os.pathsep, os.environ.get("PATH", ""))
 
 
 def lab_host(name):

@@ -1,4 +1,5 @@
 """The converged lab: pb3 is a streaming standby on its own disk."""
+import os
 import pathlib
 import re
 import subprocess
@@ -31,7 +32,7 @@ def test_standby_is_in_recovery(standby_db):
 def test_primary_slot_of_the_standby_is_active(primary_db):
     assert primary_db.query(
         "SELECT slot_type || ',' || active FROM pg_replication_slots WHERE slot_name = 'pb3'"
-    ) == "physical,t"
+    ) == "physical,true"
 
 
 def test_replica_and_standby_stream_from_the_primary(primary_db):
@@ -60,7 +61,8 @@ def test_check_mode_on_the_converged_lab_reports_no_change(project_dir, inventor
     run = subprocess.run(
         [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", inventory,
          str(project_dir / "site.yml"), "--check"],
-        cwd=project_dir, capture_output=True, text=True, timeout=600)
+        cwd=project_dir, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1"))
     assert run.returncode == 0, run.stdout[-3000:]
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
     assert recap, run.stdout[-2000:]
