@@ -9,7 +9,8 @@ import pytest
 
 PROJECT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
-LAB_DATA = pathlib.Path(os.environ.get("POLARDB_LAB_DATA", PROJECT / ".lab" / "data"))
+PREFIX = os.environ.get("POLARDB_LAB_PREFIX", "")
+LAB_DATA = pathlib.Path(os.environ.get("POLARDB_LAB_DATA", PROJECT / ".lab" / (PREFIX + "polardb-lab")))
 
 
 def playbook(*args, check=True, timeout=900):
@@ -35,7 +36,7 @@ def docker(*args, check=True):
 
 
 def in_container(name, script, check=True):
-    return docker("exec", name, "sh", "-c", script, check=check)
+    return docker("exec", PREFIX + name, "sh", "-c", script, check=check)
 
 
 def attached_lab_devices():
@@ -51,6 +52,8 @@ def attached_lab_devices():
 class Lab:
     """What the tests use of the lab: playbook runs, docker, the data folder."""
     data = LAB_DATA
+    prefix = PREFIX
+    network = PREFIX + "polardb-lab"
     playbook = staticmethod(playbook)
     docker = staticmethod(docker)
     in_container = staticmethod(in_container)

@@ -54,8 +54,8 @@ echo "$dev"
     lab.playbook("playbooks/lab.yml", "-e", "lab_state=absent")
 
     assert lab.attached_devices() == []
-    names = lab.docker("ps", "-a", "--filter", "label=org.polardb.lab", "--format", "{{.Names}}").stdout
+    names = lab.docker("ps", "-a", "--filter", "label=org.polardb.lab=" + lab.network, "--format", "{{.Names}}").stdout
     assert names.strip() == ""
-    assert lab.docker("network", "inspect", "polardb-lab", check=False).returncode != 0
+    assert lab.docker("network", "inspect", lab.network, check=False).returncode != 0
     for image in lab.data.rglob("*.img"):
         image.unlink()
