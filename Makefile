@@ -47,7 +47,7 @@ demo: lab
 status: venv
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/status.yml
 
-test: test-unit lint test-integration test-polardb
+test: test-unit lint test-integration test-faults test-polardb
 
 test-unit: venv
 	$(BIN)/pytest tests/unit
@@ -65,7 +65,7 @@ test-faults: venv docker
 	$(ANSIBLE_ENV) $(BIN)/molecule test -s faults
 
 test-polardb: venv docker
-	$(ANSIBLE_ENV) $(BIN)/molecule test -s polardb
+	$(ANSIBLE_ENV) tests/polardb/run.sh
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force
