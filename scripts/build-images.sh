@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the lab images locally, without any registry:
 #   1. a Debian base made with debootstrap and `docker import`;
-#   2. the lab image from images/lab/Dockerfile on top of it.
+#   2. the PostgreSQL lab image from images/lab/Dockerfile on top of it;
+#   3. with POLARDB_IMAGE (a loaded image holding PolarDB and PFS), the PolarDB
+#      lab image from images/polardb/Dockerfile on top of that one.
 # Each is rebuilt only when missing or when its recipe changed (the recipe's
 # hash is stored as an image label).
 set -euo pipefail
@@ -10,6 +12,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 suite=${POLARDB_BASE_SUITE:-bookworm}
 base_image=${POLARDB_BASE_IMAGE:-polardb-lab-base:$suite}
 lab_image=${POLARDB_LAB_IMAGE:-polardb-lab:pg15}
+polardb_lab_image=${POLARDB_LAB_POLARDB_IMAGE:-polardb-lab:polardb}
 mirror=${POLARDB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 dockerfile_dir="$here/images/lab"
 
@@ -38,12 +41,23 @@ else
   echo "unchanged: $base_image"
 fi
 
+build_layer() {  # image, dockerfile dir, recipe, build args...
+  local image=$1 dir=$2 recipe=$3; shift 3
+  if [ "$(label_of "$image" org.polardb.recipe)" = "$recipe" ]; then
+    echo "unchanged: $image"
+    return
+  fi
+  echo "Building $image ..."
+  DOCKER_BUILDKIT=0 docker build -q "$@" --label "org.polardb.recipe=$recipe" -t "$image" "$dir" >/dev/null
+  echo "changed: $image"
+}
+
 lab_recipe=$( (cat "$dockerfile_dir"/*; docker image inspect --format '{{.Id}}' "$base_image") | sha256sum | cut -c1-16)
-if [ "$(label_of "$lab_image" org.polardb.recipe)" != "$lab_recipe" ]; then
-  echo "Building $lab_image ..."
-  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$base_image" \
-    --label "org.polardb.recipe=$lab_recipe" -t "$lab_image" "$dockerfile_dir" >/dev/null
-  echo "changed: $lab_image"
-else
-  echo "unchanged: $lab_image"
+build_layer "$lab_image" "$dockerfile_dir" "$lab_recipe" --build-arg "BASE_IMAGE=$base_image"
+
+if [ -n "${POLARDB_IMAGE:-}" ]; then
+  docker image inspect "$POLARDB_IMAGE" >/dev/null 2>&1 || {
+    echo "POLARDB_IMAGE=$POLARDB_IMAGE is not on this Docker engine: docker load it first." >&2; exit 1; }
+  polardb_recipe=$( (cat "$here"/images/polardb/*; docker image inspect --format '{{.Id}}' "$POLARDB_IMAGE") | sha256sum | cut -c1-16)
+  build_layer "$polardb_lab_image" "$here/images/polardb" "$polardb_recipe" --build-arg "POLARDB_IMAGE=$POLARDB_IMAGE"
 fi
