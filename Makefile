@@ -8,7 +8,7 @@ ANSIBLE_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.
 COLLECTION_LINK := .collections/ansible_collections/polardb/cluster
 
 .PHONY: help venv docker image lab lab-down demo status test test-unit test-integration \
-        test-faults test-polardb lint sanity build bench clean
+        test-lab test-faults test-polardb lint sanity build bench clean
 
 help:
 	@echo "make demo        bring up the Docker lab (pb1, pb2, pb3) and build the standby on pb3"
@@ -47,7 +47,7 @@ demo: lab
 status: venv
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/status.yml
 
-test: test-unit lint test-integration test-faults test-polardb
+test: test-unit lint sanity test-lab test-integration test-faults test-polardb
 
 test-unit: venv
 	$(BIN)/pytest tests/unit
@@ -57,6 +57,11 @@ lint: venv
 
 sanity: venv
 	$(ANSIBLE_ENV) tests/sanity/run.sh
+
+# pytest against the Docker lab (tests/integration): the lab itself, and the
+# modules on real loop devices and a real PostgreSQL 15.
+test-lab: venv docker
+	$(ANSIBLE_ENV) $(BIN)/pytest tests/integration
 
 test-integration: venv docker
 	$(ANSIBLE_ENV) $(BIN)/molecule test -s default
