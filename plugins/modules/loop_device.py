@@ -82,6 +82,7 @@ attributes:
     description: Inspects the image, the loop devices and the alias and reports what would change.
   diff_mode:
     support: full
+    description: Shows the device, the alias target, direct I/O and the image size before and after.
 notes:
   - Loop devices not backed by I(image) are never detached.
   - Only mounts and processes visible from where the module runs are named;

@@ -46,8 +46,12 @@ options:
 attributes:
   check_mode:
     support: full
+    description:
+      - Checks the disk, its signatures and pfsd read-only and reports whether it
+        would format, with the geometry predicted from the device size.
   diff_mode:
     support: full
+    description: Shows whether the disk held PFS and which signatures, before and after formatting.
 notes:
   - I(chunks) and I(size_bytes) come from the C(mkfs) output when the disk is formatted
     now, from C(pfs info) (its allocnode C(nchild)) when it already was, and are
@@ -185,8 +189,8 @@ def _refuse_unsafe(module, device, result, found, force):
     size = result['device_bytes']
     if size < PFS_MIN_DISK_BYTES:
         module.fail_json(msg='%s has %d bytes (%.1f GiB); PFS needs at least %d bytes (10 GiB): '
-                             'use a bigger (sparse) image file' % (device, size, size / 1024.0 ** 3,
-                                                                    PFS_MIN_DISK_BYTES), **result)
+                             'use a bigger (sparse) image file'
+                             % (device, size, size / 1024.0 ** 3, PFS_MIN_DISK_BYTES), **result)
     if found and not force:
         kinds = ', '.join('%s (%s)' % (s['type'], s.get('usage') or 'unknown use') for s in found)
         module.fail_json(msg='%s holds %s; pfs mkfs would silently destroy it. Set force=true if that '

@@ -66,8 +66,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Looks the daemon up in C(/proc) and checks that it could start; reports what would change.
   diff_mode:
     support: full
+    description: Shows whether the daemon runs, its pid and its worker count, before and after.
 notes:
   - When the daemon does not come up, the message ends with the last lines of
     C(/var/log/pfsd-DISK/pfsd.log).

@@ -62,6 +62,7 @@ attributes:
     description: Queries the slot and reports what would change; writes nothing.
   diff_mode:
     support: full
+    description: Shows the slot's state, type and plugin before and after.
 notes:
   - A logical slot belongs to the database it is created in (I(login_db)).
   - The login role needs the REPLICATION attribute or superuser.
