@@ -121,12 +121,19 @@ options:
     description:
       - Seconds the backup command may run before it is stopped (with C(timeout) from coreutils).
     type: int
+  max_rate:
+    description:
+      - Largest rate at which the primary sends the data directory (C(--max-rate)), in kB/s
+        or with a unit, such as C(512k) or C(20M); 32 kB/s to 1 GB/s. Unset means no limit.
+      - Spares a busy primary's disks; the WAL streamed alongside is not throttled.
+    type: str
 attributes:
   check_mode:
     support: full
     description: Asks the primary and inspects the targets read-only; reports what would be done.
   diff_mode:
     support: none
+    description: Returns no diff; RV(actions) lists what was (or would be) done.
 notes:
   - Run it as the operating-system user that owns the data directory (C(become_user=postgres)).
   - The shared-storage facts (C(--polardata), C(--polar_disk_name), the error that
@@ -214,6 +221,7 @@ START_LSN = re.compile(r'write-ahead log start point: (\S+) on timeline')
 SYSTEM_IDENTIFIER = re.compile(r'^Database system identifier:\s*(\d+)\s*$', re.M)
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}  # the output is parsed
 STDERR_TAIL_LINES = 20
+MAX_RATE = re.compile(r'^\d+[kM]?$')
 
 
 class BackupFailed(Exception):
@@ -222,6 +230,14 @@ class BackupFailed(Exception):
         self.stderr = stderr
         self.details = dict(cmd=' '.join(shlex.quote(a) for a in argv) if argv else None, rc=rc,
                             stderr_tail='\n'.join(stderr.strip().splitlines()[-STDERR_TAIL_LINES:]))
+
+
+def client_error(text):
+    """The line of a client's output that says why it failed (libpq puts FATAL last)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    reason = next((line for line in reversed(lines) if 'FATAL:' in line or 'error:' in line),
+                  lines[0] if lines else 'no output')
+    return re.sub(r'^\S+: error: ', '', reason)
 
 
 def dir_entries(path):
@@ -295,6 +311,9 @@ class BaseBackup(object):
                                   % self.data_dir)
         if self.params['slot'] and self.params['wal_method'] != 'stream':
             self.module.fail_json(msg='slot needs wal_method=stream (pg_basebackup -S streams through it).')
+        if self.params['max_rate'] is not None and not MAX_RATE.match(self.params['max_rate']):
+            self.module.fail_json(msg='max_rate=%s is not a rate such as 512 (kB/s), 512k or 20M.'
+                                  % self.params['max_rate'])
         if not self.polardb:
             return
         parts = self.polar_datadir.split('/')[1:]
@@ -314,7 +333,8 @@ class BaseBackup(object):
         if len(fields) < 3 or not fields[0].isdigit():
             raise BackupFailed('Could not ask the primary %s for its system identifier (IDENTIFY_SYSTEM over a '
                                'replication connection; the role needs REPLICATION and a pg_hba.conf '
-                               '"replication" entry).' % describe_target(self.params), argv, rc, err or out)
+                               '"replication" entry): %s' % (describe_target(self.params), client_error(err or out)),
+                               argv, rc, err or out)
         return fields[0]
 
     def local_system_identifier(self):
@@ -440,6 +460,8 @@ class BaseBackup(object):
         argv += ['-X', params['wal_method'], '--checkpoint=' + params['checkpoint'], '-v']
         if params['slot']:
             argv += ['-S', params['slot']]
+        if params['max_rate']:
+            argv.append('--max-rate=' + params['max_rate'])
         return argv
 
     def run_basebackup(self, argv):
@@ -567,6 +589,7 @@ def main():
         force=dict(type='bool', default=False),
         bin_dir=dict(type='path'),
         timeout=dict(type='int'),
+        max_rate=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=POSTGRES_MUTUALLY_EXCLUSIVE,

@@ -219,12 +219,24 @@ def test_an_unreachable_primary_is_reported_with_the_client_error(run_module, la
     monkeypatch.setenv('FAKE_PSQL_FAIL', 'auth')
     result = run_module(polar_basebackup, args(lab))
     assert result['failed'] and 'replicator@172.17.0.2:5432' in result['msg']
+    assert 'password authentication failed for user "replicator"' in result['msg']
     assert 'password authentication failed' in result['stderr_tail'] and 's3cret' not in result['cmd']
     assert not lab.data_dir.exists()
 
 
+def test_max_rate_throttles_the_data_transfer(run_module, lab):
+    result = run_module(polar_basebackup, args(lab, engine='postgresql', max_rate='2M'))
+    assert result['changed'], result
+    [call] = backup_calls(lab)
+    assert call['argv'][-1] == '--max-rate=2M'
+    unlimited = run_module(polar_basebackup, args(lab, engine='postgresql', data_dir=str(lab.home / 'other')))
+    assert unlimited['changed'] and not any(a.startswith('--max-rate') for a in backup_calls(lab)[1]['argv'])
+
+
 @pytest.mark.parametrize('overrides, message', [
     (dict(polar_datadir='/other/shared_data'), 'must be a directory on the PFS disk nvme2n1'),
+    (dict(max_rate='2 MB/s'), 'max_rate=2 MB/s is not a rate'),
+    (dict(max_rate='fast'), 'max_rate=fast is not a rate'),
     (dict(polar_datadir='/nvme2n1/'), 'must be a directory on the PFS disk nvme2n1'),
     (dict(slot='standby1', wal_method='fetch'), 'slot needs wal_method=stream'),
     (dict(host_id=None), 'engine is polardb but the following are missing: host_id'),

@@ -1,0 +1,68 @@
+"""The replication password stays secret; pg_hba.conf gains only SCRAM entries for the followers' addresses."""
+import re
+
+import pytest
+
+import labtools
+
+SERVER_LOGS = {"pb1": ["/var/lib/postgresql/primary.log"], "pb2": ["/var/lib/postgresql/replica.log"],
+               "pb3": ["/var/lib/polardb/nvme2n1/standby.log"]}
+LOOPBACK = {"127.0.0.1/32", "::1/128"}
+
+
+@pytest.fixture(scope="module")
+def verbose_run(lab):
+    """A -vvv run that has to handle the password: it is reset on pb1 and pb3's password file is gone."""
+    lab.db("pb1").query("ALTER ROLE replicator PASSWORD 'something-else'")
+    lab.sh("pb3", "rm /var/lib/postgresql/.pgpass.pb3")
+    run = lab.converge(*lab.rerun, "-vvv")
+    assert run.changed["pb1"] > 0 and run.changed["pb3"] > 0, run.tail()
+    return run
+
+
+def test_the_password_never_appears_in_any_playbook_output(lab, verbose_run):
+    assert "Create the replication role" in verbose_run.output and "ESTABLISH DOCKER CONNECTION" in verbose_run.output
+    leaks = [" ".join(run.args) for run in lab.runs if lab.password in run.output]
+    # lab.runs: every playbook run of the session so far, the failed ones included.
+    assert verbose_run in lab.runs and leaks == [], "the replication password is in the output of: %s" % leaks
+
+
+def test_the_password_is_in_no_server_log_or_settings_file(lab, verbose_run):
+    files = dict(SERVER_LOGS)
+    files["pb3"] = files["pb3"] + ["%s/%s" % (lab.standby_data, name) for name in
+                                   ("postgresql.conf", "postgresql.auto.conf", "polardb_standby.conf")]
+    files["pb1"] = files["pb1"] + ["%s/%s" % (lab.primary_data, name) for name in
+                                   ("postgresql.conf", "postgresql.auto.conf", "polardb_primary.conf")]
+    for host, paths in files.items():
+        found = lab.sh(host, "grep -l -F -e '%s' %s || true" % (lab.password, " ".join(paths)))
+        assert found == "", "%s: the password is in %s" % (host, found)
+        assert lab.sh(host, "cat %s | wc -c" % " ".join(paths)) != "0"
+
+
+def test_the_password_file_is_private_and_the_role_uses_scram(lab, verbose_run):
+    assert lab.sh("pb3", "stat -c '%U %G %a' /var/lib/postgresql/.pgpass.pb3") == "postgres postgres 600"
+    assert lab.sh("pb3", "cut -d: -f4 /var/lib/postgresql/.pgpass.pb3") == "replicator"
+    assert lab.db("pb1").query("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' AND rolreplication AND NOT rolsuper "
+                               "FROM pg_authid WHERE rolname = 'replicator'") == "t"
+    # The password file really is what the standby authenticates with.
+    lab.assert_healthy()
+
+
+def test_pg_hba_allows_only_scram_from_each_followers_own_address(lab, verbose_run):
+    followers = [name for name in ("pb2", "pb3", "pb4") if lab.ip(name)]
+    lines = [line.split("#", 1) for line in lab.sh("pb1", "cat %s/pg_hba.conf" % lab.primary_data).splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    entries = [(fields.split(), comment[0].strip() if comment else "") for fields, *comment in lines]
+    local = [fields for fields, _ in entries if fields[0] == "local"]
+    host = [(fields, comment) for fields, comment in entries if fields[0] != "local"]
+    # initdb's lines: peer on the socket, SCRAM on loopback.
+    assert local and all(fields[-1] == "peer" for fields in local), local
+    loopback = [fields for fields, comment in host if fields[3] in LOOPBACK]
+    assert loopback and all(fields[-1] == "scram-sha-256" for fields in loopback), loopback
+    # Everything else: one entry per follower, its /32, replication only, SCRAM.
+    added = sorted((fields, comment) for fields, comment in host if fields[3] not in LOOPBACK)
+    expected = sorted((["host", "replication", "replicator", labtools.container_ip(name) + "/32", "scram-sha-256"],
+                       "polardb.cluster follower " + name) for name in followers)
+    assert added == expected
+    text = lab.sh("pb1", "grep -v '^#' %s/pg_hba.conf" % lab.primary_data)
+    assert not re.search(r"\btrust\b|0\.0\.0\.0/0|::/0|\bsamenet\b|\ball\s+all\s+0", text), text

@@ -1,0 +1,148 @@
+"""What the lab tests share: ansible-playbook runs, docker, psql in the lab's containers.
+
+Imported as ``labtools`` (pytest.ini puts tests/ on the path) by
+tests/integration, tests/faults and molecule/default/tests. Everything is
+named after POLARDB_LAB_PREFIX, so tests only ever touch their own lab.
+"""
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+PROJECT = pathlib.Path(__file__).resolve().parents[1]
+BIN = pathlib.Path(sys.executable).parent
+PREFIX = os.environ.get("POLARDB_LAB_PREFIX", "")
+NETWORK = PREFIX + "polardb-lab"
+LAB_DATA = pathlib.Path(os.environ.get("POLARDB_LAB_DATA", PROJECT / ".lab" / NETWORK))
+SOCKET_DIR = "/var/run/postgresql"
+RECAP_LINE = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+class PlaybookRun:
+    """One ansible-playbook run: exit code, stdout+stderr, PLAY RECAP, seconds taken."""
+
+    def __init__(self, args, returncode, output, seconds):
+        self.args, self.returncode, self.output, self.seconds = args, returncode, output, seconds
+        self.recap = {host: dict(ok=int(ok), changed=int(changed), unreachable=int(unreachable), failed=int(failed))
+                      for host, ok, changed, unreachable, failed in RECAP_LINE.findall(output)}
+
+    @property
+    def changed(self):
+        return {host: counts["changed"] for host, counts in self.recap.items()}
+
+    def tail(self, chars=4000):
+        return "ansible-playbook %s (exit %d, %.0fs):\n%s" % (
+            " ".join(self.args), self.returncode, self.seconds, self.output[-chars:])
+
+
+def ansible_env(**extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
+               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    env.update(extra)
+    return env
+
+
+def start_playbook(*args, log=None):
+    """ansible-playbook in the background; its output goes to the file log."""
+    handle = open(log, "w")
+    process = subprocess.Popen([str(BIN / "ansible-playbook"), *args], cwd=PROJECT, env=ansible_env(),
+                               stdout=handle, stderr=subprocess.STDOUT, text=True)
+    process.started, process.log, process.args = time.monotonic(), log, args
+    handle.close()
+    return process
+
+
+def finish_playbook(process, timeout=900):
+    process.wait(timeout=timeout)
+    output = pathlib.Path(process.log).read_text()
+    return PlaybookRun(process.args, process.returncode, output, time.monotonic() - process.started)
+
+
+def run_playbook(*args, timeout=900):
+    """Run ansible-playbook from the project; return a PlaybookRun."""
+    started = time.monotonic()
+    run = subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=PROJECT, env=ansible_env(),
+                         capture_output=True, text=True, timeout=timeout)
+    return PlaybookRun(args, run.returncode, run.stdout + run.stderr, time.monotonic() - started)
+
+
+def playbook(*args, check=True, timeout=900):
+    """Run ansible-playbook from the project; return (returncode, output, {host: changed})."""
+    run = run_playbook(*args, timeout=timeout)
+    if check:
+        assert run.returncode == 0, run.tail()
+    return run.returncode, run.output, run.changed
+
+
+def docker(*args, check=True, timeout=300):
+    run = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert run.returncode == 0, "docker %s: %s" % (" ".join(args), run.stderr)
+    return run
+
+
+def in_container(name, script, check=True, user=None, timeout=300):
+    """sh -c SCRIPT in the lab container of host NAME."""
+    return docker("exec", *(["-u", user] if user else []), PREFIX + name, "sh", "-c", script,
+                  check=check, timeout=timeout)
+
+
+def attached_lab_devices():
+    """Loop devices of this machine whose backing file lives in the lab's data folder (by inode)."""
+    found = []
+    for image in LAB_DATA.rglob("*"):
+        if image.is_file():
+            run = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True)
+            found += [line.split(":")[0] for line in run.stdout.splitlines() if line]
+    return found
+
+
+def container_ip(name):
+    """Address of host NAME's container on the lab network ('' when it is not attached)."""
+    return docker("inspect", "-f", '{{with index .NetworkSettings.Networks "%s"}}{{.IPAddress}}{{end}}' % NETWORK,
+                  PREFIX + name).stdout.strip()
+
+
+class Database:
+    """psql on one lab host, as the postgres user over the local socket."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def run(self, sql, timeout=60):
+        return docker("exec", "-u", "postgres", PREFIX + self.name, "psql", "-h", SOCKET_DIR, "-AtX",
+                      "-v", "ON_ERROR_STOP=1", "-c", sql, check=False, timeout=timeout)
+
+    def query(self, sql, timeout=60):
+        result = self.run(sql, timeout=timeout)
+        assert result.returncode == 0, "%s: %s: %s" % (self.name, sql, result.stderr)
+        return result.stdout.strip()
+
+    def try_query(self, sql):
+        """The answer, or None when the server does not answer."""
+        result = self.run(sql, timeout=30)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def wait_for(self, sql, expected, timeout=60):
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = self.try_query(sql)
+            if value == expected:
+                return value
+            time.sleep(1)
+        raise AssertionError("%s: %r gave %r, not %r within %ss" % (self.name, sql, value, expected, timeout))
+
+
+class Lab:
+    """What the tests use of the lab: playbook runs, docker, the data folder."""
+    data = LAB_DATA
+    prefix = PREFIX
+    network = NETWORK
+    playbook = staticmethod(playbook)
+    docker = staticmethod(docker)
+    in_container = staticmethod(in_container)
+    attached_devices = staticmethod(attached_lab_devices)
