@@ -37,6 +37,15 @@ rm /data/lab-test.img
     assert remaining == "0"
 
 
+def test_check_mode_on_an_empty_lab_explains_and_changes_nothing(lab):
+    _, output, changed = lab.playbook("site.yml", "--check")
+    assert "Check mode: /var/lib/postgresql/primary does not exist yet" in output
+    assert "Check mode: the primary pb1 does not exist yet" in output
+    assert changed["pb2"] == 0 and changed["pb3"] == 0
+    assert lab.in_container("pb1", "test -e /var/lib/postgresql/primary", check=False).returncode != 0
+    assert lab.attached_devices() == []
+
+
 def test_teardown_leaves_nothing_even_with_a_mounted_device(lab):
     script = """
 set -e
