@@ -26,6 +26,9 @@ def _link_collection():
 _link_collection()
 sys.path.insert(0, str(COLLECTIONS))
 
+sys.path.insert(0, str(FAKES))
+
+import pg_server  # noqa: E402
 from ansible.module_utils import basic  # noqa: E402
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
@@ -72,3 +75,14 @@ def fake_bin(tmp_path, monkeypatch):
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", "%s%s%s" % (bin_dir, os.pathsep, os.environ.get("PATH", "")))
     return bin_dir
+
+
+@pytest.fixture(scope="module")
+def real_server():
+    """A throw-away PostgreSQL server; the test is skipped, saying why, where none can start."""
+    try:
+        running = pg_server.start()
+    except pg_server.Unavailable as e:
+        pytest.skip("no local PostgreSQL server for the server-based test: %s" % e)
+    yield running
+    running.stop()

@@ -11,7 +11,6 @@ from ansible_collections.polardb.cluster.plugins.modules import polar_basebackup
 FAKES = pathlib.Path(__file__).resolve().parents[2] / 'fakes'
 sys.path.insert(0, str(FAKES))
 import pfs_state  # noqa: E402
-import pg_server  # noqa: E402
 
 PRIMARY_SYSID = '7449000000000000001'
 
@@ -257,16 +256,6 @@ def test_an_unformatted_disk_is_reported(run_module, lab):
     pfs_state.make_state(lab.state, disks={'nvme2n1': pfs_state.disk(formatted=False)})
     result = run_module(polar_basebackup, args(lab))
     assert result['failed'] and 'does not hold PFS' in result['msg']
-
-
-@pytest.fixture(scope='module')
-def real_server():
-    try:
-        running = pg_server.start()
-    except pg_server.Unavailable as e:
-        pytest.skip('no local PostgreSQL server for the server-based test: %s' % e)
-    yield running
-    running.stop()
 
 
 def test_postgresql_engine_against_a_real_server(run_module, real_server, tmp_path):

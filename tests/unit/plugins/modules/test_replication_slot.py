@@ -10,7 +10,6 @@ from ansible_collections.polardb.cluster.plugins.modules import replication_slot
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'fakes'))
 import pg_fake_connection  # noqa: E402
-import pg_server  # noqa: E402
 
 
 @pytest.fixture
@@ -113,16 +112,6 @@ def test_terminate_active_gives_up_when_the_walsender_does_not_exit(run_module, 
     result = run_module(replication_slot, args(state='absent', terminate_active=True))
     assert result['failed'] and 'still active' in result['msg'] and result['terminated_pid'] == [pid]
     assert 'standby1' in server.slots
-
-
-@pytest.fixture(scope='module')
-def real_server():
-    try:
-        running = pg_server.start()
-    except pg_server.Unavailable as e:
-        pytest.skip('no local PostgreSQL server for the server-based test: %s' % e)
-    yield running
-    running.stop()
 
 
 def test_against_a_real_server(run_module, real_server):
