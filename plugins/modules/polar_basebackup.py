@@ -132,8 +132,8 @@ attributes:
     support: full
     description: Asks the primary and inspects the targets read-only; reports what would be done.
   diff_mode:
-    support: none
-    description: Returns no diff; RV(actions) lists what was (or would be) done.
+    support: full
+    description: Shows what O(data_dir) (and O(polar_datadir)) hold before and after, and C(standby.signal).
 notes:
   - Run it as the operating-system user that owns the data directory (C(become_user=postgres)).
   - The shared-storage facts (C(--polardata), C(--polar_disk_name), the error that
@@ -433,9 +433,8 @@ class BaseBackup(object):
                     % (location.path, local_sysid, primary_sysid))
         return '%s is not empty (%d entries: %s)' % (location.describe(), count, ', '.join(location.entries[:5]))
 
-    def plan(self, primary_sysid, owned):
+    def plan(self, primary_sysid, local_sysid, owned):
         """None when up to date, else the locations force would have to clear."""
-        local_sysid = self.local_system_identifier()
         shared = self.locations.get('polar_datadir')
         if self.data_dir not in owned and local_sysid == primary_sysid and (shared is None or shared.entries):
             return None
@@ -531,10 +530,17 @@ class BaseBackup(object):
                 os.remove(self.marker_path)
         self.inspect()
         owned = set(entry['path'] for entry in marker['locations']) if marker and check_mode else set()
-        in_the_way = self.plan(sysid, owned)
+        local_sysid = self.local_system_identifier()
+        before = self.summary(local_sysid)
+        in_the_way = self.plan(sysid, local_sysid, owned)
         if in_the_way is None:
             result['changed'] = self.ensure_standby_signal()
+            result['diff'] = dict(before=before, after=dict(before, standby_signal=self.params['standby_signal']
+                                                            or before['standby_signal']))
             return result
+        after = dict((label, 'copy of the primary (system identifier %s)' % sysid) for label in before
+                     if label in ('data_dir', 'polar_datadir'))
+        result['diff'] = dict(before=before, after=dict(after, standby_signal=self.params['standby_signal']))
         for location in in_the_way:
             self.actions.append('clear the contents of %s' % location.describe())
         self.actions.append('back up %s into %s%s' % (
@@ -560,6 +566,22 @@ class BaseBackup(object):
             raise
         os.remove(self.marker_path)
         return result
+
+    def summary(self, local_sysid):
+        """What data_dir (and polar_datadir) hold now, for --diff."""
+        state = {}
+        for label in ('data_dir', 'polar_datadir'):
+            location = self.locations.get(label)
+            if location is None:
+                continue
+            if location.entries is None:
+                state[label] = 'absent'
+            elif label == 'data_dir' and local_sysid:
+                state[label] = 'cluster with system identifier %s' % local_sysid
+            else:
+                state[label] = '%d entries' % len(location.entries) if location.entries else 'empty'
+        state['standby_signal'] = os.path.exists(os.path.join(self.data_dir, 'standby.signal'))
+        return state
 
     def undo(self, record):
         try:
@@ -607,6 +629,9 @@ def main():
         module.fail_json(msg=to_native(e), actions=backup.actions, **e.details)
     except (PfsError, OSError) as e:
         module.fail_json(msg=to_native(e), actions=backup.actions)
+    diff = result.pop('diff', None)
+    if module._diff and diff:
+        result['diff'] = diff
     module.exit_json(duration_s=round(time.monotonic() - started, 3), actions=backup.actions, **result)
 
 

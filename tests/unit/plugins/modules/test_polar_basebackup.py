@@ -277,3 +277,22 @@ def test_when_undo_fails_the_marker_stays_for_the_next_run(run_module, lab, monk
     result = run_module(polar_basebackup, args(lab, mode='direct'))
     assert result['failed'] and 'could not remove what this run had created' in result['actions'][-1]
     assert lab.marker.exists() and lab.data_dir.exists()
+
+
+def test_diff_shows_what_the_backup_replaces(run_module, lab):
+    lab.data_dir.mkdir()
+    first = run_module(polar_basebackup, args(lab), check_mode=True, diff=True)
+    assert first['changed'] and first['diff']['before'] == dict(
+        data_dir='empty', polar_datadir='absent', standby_signal=False)
+    copy = 'copy of the primary (system identifier %s)' % PRIMARY_SYSID
+    assert first['diff']['after'] == dict(data_dir=copy, polar_datadir=copy, standby_signal=True)
+
+    run_module(polar_basebackup, args(lab))
+    again = run_module(polar_basebackup, args(lab), diff=True)
+    assert again['changed'] is False
+    assert again['diff']['before'] == again['diff']['after']
+    assert again['diff']['before']['data_dir'] == 'cluster with system identifier %s' % PRIMARY_SYSID
+
+
+def test_no_diff_without_diff_mode(run_module, lab):
+    assert 'diff' not in run_module(polar_basebackup, args(lab, engine='postgresql'))
