@@ -106,6 +106,15 @@ def container_ip(name):
                   PREFIX + name).stdout.strip()
 
 
+def loop_device_behind_alias(host, alias="/dev/nvme2n1", image="/data/VirtualDisk_standby.img"):
+    """The loop device a testinfra host's alias points at, asserted to back image with direct I/O."""
+    target = host.check_output("readlink -f %s", alias)
+    assert re.fullmatch(r"/dev/loop\d+", target), target
+    assert host.check_output("cat /sys/block/%s/loop/dio", target.rsplit("/", 1)[1]) == "1"
+    assert host.check_output("losetup -j %s -O NAME -n", image).split()[0] == target
+    return target
+
+
 class Database:
     """psql on one lab host, as the postgres user over the local socket."""
 

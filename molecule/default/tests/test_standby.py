@@ -6,17 +6,14 @@ import subprocess
 import sys
 import uuid
 
+from labtools import loop_device_behind_alias
 
 ALIAS = "/dev/nvme2n1"
 MOUNT_POINT = "/var/lib/polardb/nvme2n1"
 
 
 def test_alias_points_at_a_loop_device_with_direct_io(pb3):
-    target = pb3.check_output("readlink -f %s", ALIAS)
-    assert re.fullmatch(r"/dev/loop\d+", target)
-    assert pb3.check_output("cat /sys/block/%s/loop/dio", target.rsplit("/", 1)[1]) == "1"
-    backing = pb3.check_output("losetup -j /data/VirtualDisk_standby.img -O NAME -n")
-    assert backing.split()[0] == target
+    loop_device_behind_alias(pb3, ALIAS)
 
 
 def test_standby_filesystem_is_mounted_from_its_disk(pb3):

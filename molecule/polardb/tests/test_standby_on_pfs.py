@@ -2,14 +2,14 @@
 import re
 import uuid
 
+from labtools import loop_device_behind_alias
+
 ALIAS = "/dev/nvme2n1"
 DISK = "nvme2n1"
 
 
 def test_alias_points_at_a_loop_device_with_direct_io(pb3):
-    target = pb3.check_output("readlink -f %s", ALIAS)
-    assert re.fullmatch(r"/dev/loop\d+", target)
-    assert pb3.check_output("cat /sys/block/%s/loop/dio", target.rsplit("/", 1)[1]) == "1"
+    loop_device_behind_alias(pb3, ALIAS)
 
 
 def test_pfsd_serves_the_standby_disk(pb3):
