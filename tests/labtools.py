@@ -101,9 +101,10 @@ def attached_lab_devices():
 
 
 def container_ip(name):
-    """Address of host NAME's container on the lab network ('' when it is not attached)."""
-    return docker("inspect", "-f", '{{with index .NetworkSettings.Networks "%s"}}{{.IPAddress}}{{end}}' % NETWORK,
-                  PREFIX + name).stdout.strip()
+    """Address of host NAME's container on the lab network ('' when it is not attached or absent)."""
+    run = docker("inspect", "-f", '{{with index .NetworkSettings.Networks "%s"}}{{.IPAddress}}{{end}}' % NETWORK,
+                 PREFIX + name, check=False)
+    return run.stdout.strip() if run.returncode == 0 else ""
 
 
 def loop_device_behind_alias(host, alias="/dev/nvme2n1", image="/data/VirtualDisk_standby.img"):

@@ -66,3 +66,20 @@ def test_pg_hba_allows_only_scram_from_each_followers_own_address(lab, verbose_r
     assert added == expected
     text = lab.sh("pb1", "grep -v '^#' %s/pg_hba.conf" % lab.primary_data)
     assert not re.search(r"\btrust\b|0\.0\.0\.0/0|::/0|\bsamenet\b|\ball\s+all\s+0", text), text
+
+
+def test_a_follower_whose_address_changed_keeps_only_its_new_entry(lab):
+    def entries_of_pb3():
+        return lab.sh("pb1", "grep 'polardb.cluster follower pb3$' %s/pg_hba.conf | awk '{print $4}'"
+                      % lab.primary_data).split()
+
+    assert entries_of_pb3() == [labtools.container_ip("pb3") + "/32"]
+    # pb3 now at another address, as after a restart that gave it another IP (a
+    # documentation address: it only lands in pg_hba.conf, nothing connects to it).
+    moved = lab.inventory("pb3-moved", host_vars={"pb3": {"polardb_address": "192.0.2.10"}})
+    run = lab.playbook("-i", moved, "site.yml", "--tags", "primary", "--limit", "pb1")
+    assert run.returncode == 0, run.tail()
+    assert entries_of_pb3() == ["192.0.2.10/32"]
+    lab.converge()
+    assert entries_of_pb3() == [labtools.container_ip("pb3") + "/32"]
+    lab.assert_healthy()
