@@ -1,23 +1,14 @@
 """Lab hosts for the testinfra checks: the lab's containers, reached with docker exec."""
-import os
-import pathlib
-
 import pytest
 import testinfra
 
-from labtools import PREFIX, Database
+from labtools import PREFIX, PROJECT, Database
 
-PROJECT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", pathlib.Path(__file__).parents[3]))
 INVENTORY = str(PROJECT / "inventory" / "lab")
 
 
 def lab_host(name):
     return testinfra.get_host("docker://%s%s" % (PREFIX, name))
-
-
-@pytest.fixture(scope="session")
-def project_dir():
-    return PROJECT
 
 
 @pytest.fixture(scope="session")
