@@ -2,8 +2,10 @@
 # Builds the lab images locally, without any registry:
 #   1. a Debian base made with debootstrap and `docker import`;
 #   2. the PostgreSQL lab image from images/lab/Dockerfile on top of it;
-#   3. with POLARDB_IMAGE (a loaded image holding PolarDB and PFS), the PolarDB
-#      lab image from images/polardb/Dockerfile on top of that one.
+#   3. the PolarDB lab image, either compiled from source with POLARDB_SRC_DIR
+#      (a folder holding polardb-pg15.tar.gz, pfs.tar.gz and zlog-*.tar.gz;
+#      images/polardb-src/Dockerfile), or with POLARDB_IMAGE (a loaded image
+#      holding PolarDB and PFS) layered on that one (images/polardb/Dockerfile).
 # Each is rebuilt only when missing or when its recipe changed (the recipe's
 # hash is stored as an image label).
 set -euo pipefail
@@ -41,21 +43,42 @@ else
   echo "unchanged: $base_image"
 fi
 
-build_layer() {  # image, dockerfile dir, recipe, build args...
-  local image=$1 dir=$2 recipe=$3; shift 3
+build_layer() {  # image, build context, recipe, build args...
+  local image=$1 dir=$2 recipe=$3 log; shift 3
   if [ "$(label_of "$image" org.polardb.recipe)" = "$recipe" ]; then
     echo "unchanged: $image"
     return
   fi
   echo "Building $image ..."
-  DOCKER_BUILDKIT=0 docker build -q "$@" --label "org.polardb.recipe=$recipe" -t "$image" "$dir" >/dev/null
+  log=$(mktemp /tmp/polardb-image-build.XXXXXX)
+  if ! DOCKER_BUILDKIT=0 docker build "$@" --label "org.polardb.recipe=$recipe" -t "$image" "$dir" >"$log" 2>&1; then
+    echo "Building $image failed; the last lines of its log ($log):" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
   echo "changed: $image"
 }
 
 lab_recipe=$( (cat "$dockerfile_dir"/*; docker image inspect --format '{{.Id}}' "$base_image") | sha256sum | cut -c1-16)
 build_layer "$lab_image" "$dockerfile_dir" "$lab_recipe" --build-arg "BASE_IMAGE=$base_image"
 
-if [ -n "${POLARDB_IMAGE:-}" ]; then
+if [ -n "${POLARDB_SRC_DIR:-}" ]; then
+  src_dir=$(cd "$POLARDB_SRC_DIR" && pwd) || { echo "POLARDB_SRC_DIR=$POLARDB_SRC_DIR is not a folder." >&2; exit 1; }
+  tarballs=("$src_dir"/polardb-pg15.tar.gz "$src_dir"/pfs.tar.gz "$src_dir"/zlog-*.tar.gz)
+  for tarball in "${tarballs[@]}"; do
+    [ -f "$tarball" ] || {
+      echo "POLARDB_SRC_DIR=$src_dir lacks $(basename "$tarball"): it must hold polardb-pg15.tar.gz," >&2
+      echo "pfs.tar.gz and zlog-<version>.tar.gz (see README, 'PolarDB from source')." >&2
+      exit 1; }
+  done
+  polardb_recipe=$( (cat "$here"/images/polardb-src/*; sha256sum "${tarballs[@]}" | cut -d' ' -f1
+                     docker image inspect --format '{{.Id}}' "$base_image") | sha256sum | cut -c1-16)
+  context=$(mktemp -d /tmp/polardb-src-context.XXXXXX)
+  trap 'rm -rf "$context"' EXIT
+  cp "$here"/images/polardb-src/* "${tarballs[@]}" "$context"/
+  build_layer "$polardb_lab_image" "$context" "$polardb_recipe" --build-arg "BASE_IMAGE=$base_image"
+elif [ -n "${POLARDB_IMAGE:-}" ]; then
   docker image inspect "$POLARDB_IMAGE" >/dev/null 2>&1 || {
     echo "POLARDB_IMAGE=$POLARDB_IMAGE is not on this Docker engine: docker load it first." >&2; exit 1; }
   polardb_recipe=$( (cat "$here"/images/polardb/*; docker image inspect --format '{{.Id}}' "$POLARDB_IMAGE") | sha256sum | cut -c1-16)

@@ -13,6 +13,7 @@ than 10 GiB) and 22 (no /dev/NAME).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import re
 from collections import namedtuple
 
@@ -26,6 +27,11 @@ RC_TOO_SMALL = 234
 RC_FAILED = 255
 
 NO_SUCH_FILE = 'No such file or directory'
+IO_ERROR = 'Input/output error'
+WRITE_COMMANDS = ('cp', 'mkdir', 'rm', 'mkfs')
+# Writers lock RUN_DIR/DISK-paxos-hostid; PFS's installer and start_pfsd.sh make
+# the folder, but /var/run is empty again after a reboot.
+RUN_DIR = '/var/run/pfs'
 FILE_EXISTS = 'File exists'
 
 MKFS_HINTS = {
@@ -51,13 +57,24 @@ class PfsError(Exception):
     def __init__(self, result, hint=None):
         self.result = result
         self.hint = hint
-        output = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
+        output = reason_lines(result)
         message = "'%s' failed with rc %s" % (' '.join(result.argv), result.rc)
         if hint:
             message += ' (%s)' % hint
         if output:
             message += ': ' + ' | '.join(output)
         super(PfsError, self).__init__(message)
+
+
+def reason_lines(result, count=5):
+    """The last lines that say why a pfs command failed.
+
+    pfs prints its verdict on stdout (`cp failed: Input/output error`) and its
+    PFS_LOG trace on stderr; the trace only counts when there is nothing else.
+    """
+    lines = [line.strip() for line in (result.stdout + '\n' + result.stderr).splitlines() if line.strip()]
+    verdicts = [line for line in lines if not line.startswith('[PFS_LOG]')]
+    return (verdicts or lines)[-count:]
 
 
 def parse_ls(stdout):
@@ -97,6 +114,20 @@ def pfs_argument_spec():
     return dict(cluster=dict(type='str', default='disk'), pfs_path=dict(type='path'))
 
 
+def needs_root_hint(args, result):
+    """Why a write failed with an I/O error when not run as root, else None."""
+    if args and args[0] in WRITE_COMMANDS and IO_ERROR in result.stdout + result.stderr and os.geteuid() != 0:
+        return ('pfs %s opens the disk read-write, which needs root; this ran as uid %d: run it as root '
+                '(become without become_user)' % (args[0], os.geteuid()))
+    return None
+
+
+def ensure_run_dir(path=RUN_DIR):
+    if not os.path.isdir(path):
+        os.makedirs(path)
+        os.chmod(path, 0o777)  # as PFS's own installer leaves it: every client writes its lock there
+
+
 def _missing(result):
     return result.rc == RC_FAILED and NO_SUCH_FILE in result.stdout + result.stderr
 
@@ -111,10 +142,12 @@ class Pfs(object):
 
     def run(self, args, check_rc=False):
         argv = [self.binary, '-C', self.cluster] + list(args)
+        if args and args[0] in WRITE_COMMANDS:
+            ensure_run_dir()
         rc, stdout, stderr = self.module.run_command(argv)
         result = PfsResult(argv, rc, stdout, stderr)
         if check_rc and rc != 0:
-            raise PfsError(result)
+            raise PfsError(result, needs_root_hint(args, result))
         return result
 
     def is_formatted(self, disk):
@@ -148,7 +181,7 @@ class Pfs(object):
             return True
         if exist_ok and result.rc == RC_FAILED and FILE_EXISTS in result.stdout + result.stderr:
             return False
-        raise PfsError(result)
+        raise PfsError(result, needs_root_hint(['mkdir'], result))
 
     def cp_r(self, local_src, pfs_dest_dir):
         # pfs overwrites an earlier copy file by file and exits 0
@@ -162,7 +195,8 @@ class Pfs(object):
         if missing_ok and _missing(result):
             return False
         # 'rm failed: impl specific' is what pfs says for a directory without -r
-        raise PfsError(result, None if recursive else 'a directory needs recursive=True')
+        raise PfsError(result, needs_root_hint(['rm'], result)
+                       or (None if recursive else 'a directory needs recursive=True'))
 
     def info(self, disk):
         return parse_info(self.run(['info', disk], check_rc=True).stdout)

@@ -82,8 +82,9 @@ options:
         PFS with C(pfs cp -r) and removes the local copy (the workaround
         for a C(polar_basebackup) that cannot write into PFS).
       - C(auto) tries C(direct) and, when it fails with C(could not create
-        directory ".../base"), PolarDB's error for a tool not yet able to write
-        into PFS, removes what it left and runs C(staged).
+        directory "POLAR_DATADIR/..."), the error of a C(polar_basebackup) whose
+        tar extractor cannot write into PFS (PolarDB 15: the first directory of
+        the stream, such as C(global) or C(base)), removes what it left and runs C(staged).
       - Ignored with I(engine=postgresql).
     type: str
     choices: [auto, direct, staged]
@@ -117,6 +118,15 @@ options:
       - Directory holding C(polar_basebackup)/C(pg_basebackup), C(psql) and
         C(pg_controldata). Defaults to searching C(PATH).
     type: path
+  owner:
+    description:
+      - Operating-system user that runs the PostgreSQL tools and owns what the module
+        creates on the local disk (usually C(postgres)).
+      - The module itself must then run as root (C(become=true) without C(become_user)):
+        C(pfs cp), C(mkdir) and C(rm) open the PFS disk read-write, which needs root
+        (as another user they fail with C(Input/output error)).
+      - Unset, everything runs as the user the module runs as.
+    type: str
   timeout:
     description:
       - Seconds the backup command may run before it is stopped (with C(timeout) from coreutils).
@@ -135,7 +145,8 @@ attributes:
     support: full
     description: Shows what O(data_dir) (and O(polar_datadir)) hold before and after, and C(standby.signal).
 notes:
-  - Run it as the operating-system user that owns the data directory (C(become_user=postgres)).
+  - With I(engine=polardb), run it as root with I(owner) set to the database user. With
+    I(engine=postgresql), either that or as the database user itself (C(become_user=postgres)).
   - The shared-storage facts (C(--polardata), C(--polar_disk_name), the error that
     C(auto) falls back on) come from PolarDB 15 and the seed's transcript.
 requirements:
@@ -155,8 +166,8 @@ EXAMPLES = r'''
     host_id: 3
     slot: standby1
     bin_dir: /home/postgres/tmp_polardb_pg_15_base/bin
+    owner: postgres
   become: true
-  become_user: postgres
 
 - name: Plain PostgreSQL standby
   polardb.cluster.polar_basebackup:
@@ -203,6 +214,7 @@ actions:
 
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -216,7 +228,9 @@ from ansible_collections.polardb.cluster.plugins.module_utils.postgres import (
     postgres_common_argument_spec)
 
 MARKER_SUFFIX = '.polar_basebackup.json'
-SHARED_STORAGE_ERROR = re.compile(r'could not create directory "([^"]+)/base": No such file or directory')
+# PolarDB 15's tar extractor creates directories with plain mkdir(), not through
+# PFS: the first directory of the stream under --polardata fails (base, global...).
+SHARED_STORAGE_ERROR = re.compile(r'could not create directory "([^"]+)": No such file or directory')
 START_LSN = re.compile(r'write-ahead log start point: (\S+) on timeline')
 SYSTEM_IDENTIFIER = re.compile(r'^Database system identifier:\s*(\d+)\s*$', re.M)
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}  # the output is parsed
@@ -275,6 +289,7 @@ class BaseBackup(object):
                                         '.%s%s' % (os.path.basename(self.data_dir), MARKER_SUFFIX))
         self.actions = []
         self.pfs = None
+        self.owner = self.resolve_owner(params['owner'])
         self.locations = {'data_dir': Location('local', self.data_dir, 'data_dir')}
         if self.polardb:
             self.polar_datadir = '/' + '/'.join(p for p in params['polar_datadir'].split('/') if p)
@@ -287,6 +302,25 @@ class BaseBackup(object):
 
     # ---- tools ---------------------------------------------------------------
 
+    def resolve_owner(self, name):
+        """The passwd entry of owner when the tools must switch to it, else None."""
+        if not name:
+            return None
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            self.module.fail_json(msg='owner %s is not a user on this host.' % name)
+        if entry.pw_uid == os.geteuid():
+            return None
+        if os.geteuid() != 0:
+            self.module.fail_json(msg='owner=%s needs the module to run as root (become: true, no become_user): '
+                                      'it runs the PostgreSQL tools as %s and PFS writes as root.' % (name, name))
+        return entry
+
+    def give_to_owner(self, path):
+        if self.owner:
+            os.chown(path, self.owner.pw_uid, self.owner.pw_gid)
+
     def tool(self, name):
         bin_dir = self.params['bin_dir']
         if not bin_dir:
@@ -297,8 +331,11 @@ class BaseBackup(object):
         return path
 
     def run(self, argv, env=None, timeout=None):
+        """Run a PostgreSQL tool, as owner when one is set."""
         if timeout:
             argv = [self.module.get_bin_path('timeout', required=True), '--kill-after=30', str(timeout)] + argv
+        if self.owner:
+            argv = [self.module.get_bin_path('runuser', required=True), '-u', self.owner.pw_name, '--'] + argv
         environ = dict(C_LOCALE, **(env or {}))
         rc, out, err = self.module.run_command(argv, environ_update=environ, expand_user_and_vars=False)
         return argv, rc, out, err
@@ -380,6 +417,7 @@ class BaseBackup(object):
             record['locations'].append(dict(kind='local', path=self.staging_dir, created=True))
         with open(self.marker_path + '.tmp', 'w') as handle:
             json.dump(record, handle, indent=1)
+        self.give_to_owner(self.marker_path + '.tmp')
         os.rename(self.marker_path + '.tmp', self.marker_path)
         return record
 
@@ -485,6 +523,7 @@ class BaseBackup(object):
         copy = self.locations['staging'].path
         if not os.path.isdir(self.staging_dir):
             os.makedirs(self.staging_dir, 0o700)
+            self.give_to_owner(self.staging_dir)
         start_lsn = self.run_basebackup(self.basebackup_argv(copy))
         size = local_size(self.data_dir) + local_size(copy)
         self.pfs.cp_r(copy, os.path.dirname(self.polar_datadir) + '/')
@@ -498,13 +537,22 @@ class BaseBackup(object):
         try:
             return self.direct()
         except BackupFailed as failure:
-            match = SHARED_STORAGE_ERROR.search(failure.stderr)
-            if mode != 'auto' or not match or os.path.normpath(match.group(1)) != self.polar_datadir:
+            directory = self.unwritable_pfs_directory(failure.stderr)
+            if mode != 'auto' or directory is None:
                 raise
-        self.actions.append('direct backup into PFS failed with "could not create directory .../base"; '
-                            'cleaned its leftovers and fell back to staged')
+        self.actions.append('direct backup into PFS failed with "could not create directory %s" (this '
+                            'polar_basebackup cannot write into PFS); cleaned its leftovers and fell back '
+                            'to staged' % directory)
         self.clean(record, paths=(self.data_dir, self.polar_datadir))
         return self.staged(record)
+
+    def unwritable_pfs_directory(self, stderr):
+        """The directory under polar_datadir that the tool could not create, else None."""
+        for match in SHARED_STORAGE_ERROR.finditer(stderr):
+            path = os.path.normpath(match.group(1))
+            if path.startswith(self.polar_datadir + '/'):
+                return path
+        return None
 
     def ensure_standby_signal(self):
         path = os.path.join(self.data_dir, 'standby.signal')
@@ -513,6 +561,7 @@ class BaseBackup(object):
         self.actions.append('create %s' % path)
         if not self.module.check_mode:
             open(path, 'a').close()
+            self.give_to_owner(path)
         return True
 
     def apply(self):
@@ -610,6 +659,7 @@ def main():
         standby_signal=dict(type='bool', default=True),
         force=dict(type='bool', default=False),
         bin_dir=dict(type='path'),
+        owner=dict(type='str'),
         timeout=dict(type='int'),
         max_rate=dict(type='str'),
     )
