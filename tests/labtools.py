@@ -4,6 +4,7 @@ Imported as ``labtools`` (pytest.ini puts tests/ on the path) by
 tests/integration, tests/faults and molecule/default/tests. Everything is
 named after POLARDB_LAB_PREFIX, so tests only ever touch their own lab.
 """
+import json
 import os
 import pathlib
 import re
@@ -75,6 +76,29 @@ def playbook(*args, check=True, timeout=900):
     if check:
         assert run.returncode == 0, run.tail()
     return run.returncode, run.output, run.changed
+
+
+def run_module(host, module, args, check=False, become_user=None):
+    """Run polardb.cluster.MODULE on HOST ad hoc, as users do; return that host's parsed result."""
+    command = [str(BIN / "ansible"), host, "-m", "polardb.cluster." + module, "-a", json.dumps(args)]
+    if check:
+        command += ["--check", "--diff"]
+    if become_user:
+        command += ["--become", "--become-user", become_user]
+    env = ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    run = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        result = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("no JSON result from %s (exit %d):\n%s\n%s"
+                             % (" ".join(command), run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
+    assert not result.get("unreachable"), result
+    return result
+
+
+def succeeded(result):
+    assert not result.get("failed"), result.get("msg", result)
+    return result
 
 
 def docker(*args, check=True, timeout=300):

@@ -6,7 +6,9 @@
 start_pfsd.sh decides "already running" with `ps -ef | grep pfsdaemon | grep -w NAME`,
 so any command line holding both words (the shell running the script, an editor)
 fools it. Here a daemon is a process whose argv[0] is pfsdaemon and whose
-arguments contain `-p NAME`, cross-checked with RUN_DIR/pfsd_NAME.pid.
+arguments contain `-p NAME`. Its pid file RUN_DIR/pfsd_NAME.pid names the
+parent that wrote it before forking, not the daemon: what ties the file to the
+daemon is the flock the daemon holds on it (seen in /proc/PID/fdinfo).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -65,21 +67,31 @@ def pid_file(disk, run_dir='/var/run/pfsd'):
     return os.path.join(run_dir, 'pfsd_%s.pid' % disk)
 
 
-def read_pid_file(path):
-    """The pid in path, None when there is no such file or it holds no number."""
+def holds_flock_on(pid, path, proc_root='/proc'):
+    """Whether process pid has an flock on path, from its /proc fd and fdinfo entries."""
     try:
-        with open(path) as handle:
-            text = handle.read().strip()
+        target = os.stat(path)
+        fds = os.listdir(os.path.join(proc_root, str(pid), 'fd'))
     except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+        return False
+    for fd in fds:
+        try:
+            opened = os.stat(os.path.join(proc_root, str(pid), 'fd', fd))
+            if (opened.st_dev, opened.st_ino) != (target.st_dev, target.st_ino):
+                continue
+            with open(os.path.join(proc_root, str(pid), 'fdinfo', fd)) as handle:
+                if any(line.startswith('lock:') and 'FLOCK' in line for line in handle):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
-class PfsdaemonLookup(namedtuple('PfsdaemonLookup', 'disk pid argv pids pidfile pidfile_pid')):
-    """What /proc and the pid file say about the pfsdaemon of one disk.
+class PfsdaemonLookup(namedtuple('PfsdaemonLookup', 'disk pid argv pids pidfile pidfile_locked')):
+    """What /proc says about the pfsdaemon of one disk.
 
     pid/argv: the daemon found in /proc (the lowest pid if several), else None.
-    pids: every matching pid. pidfile_pid: the number in pidfile, else None.
+    pids: every matching pid. pidfile_locked: whether the daemon holds its pid file's flock.
     """
 
     @property
@@ -90,30 +102,22 @@ class PfsdaemonLookup(namedtuple('PfsdaemonLookup', 'disk pid argv pids pidfile 
     def workers(self):
         return workers_of(self.argv) if self.argv else None
 
-    @property
-    def agree(self):
-        return len(self.pids) <= 1 and self.pid == self.pidfile_pid
-
-    def disagreement(self):
-        """A sentence for the user when /proc and the pid file disagree, else None."""
+    def trouble(self):
+        """A sentence for the user when the daemons look wrong, else None."""
         if len(self.pids) > 1:
             return 'several pfsdaemon processes serve %s: %s' % (self.disk, ', '.join(map(str, self.pids)))
-        if self.pid == self.pidfile_pid:
-            return None
-        if self.pid is None:
-            return ('%s names pid %s, but no pfsdaemon -p %s process runs (stale pid file)'
-                    % (self.pidfile, self.pidfile_pid, self.disk))
-        if self.pidfile_pid is None:
-            return 'pfsdaemon -p %s runs as pid %s, but %s is missing' % (self.disk, self.pid, self.pidfile)
-        return ('pfsdaemon -p %s runs as pid %s, but %s names pid %s'
-                % (self.disk, self.pid, self.pidfile, self.pidfile_pid))
+        if self.running and not self.pidfile_locked:
+            return ('pfsdaemon -p %s runs as pid %s but holds no lock on %s: another daemon for the disk '
+                    'may have been started, or the file was removed' % (self.disk, self.pid, self.pidfile))
+        return None
 
 
 def find_pfsdaemon(disk, proc_root='/proc', run_dir='/var/run/pfsd'):
     matches = [(pid, argv) for pid, argv in iter_processes(proc_root) if is_pfsdaemon_for(argv, disk)]
     pidfile = pid_file(disk, run_dir)
     pid, argv = matches[0] if matches else (None, None)
-    return PfsdaemonLookup(disk, pid, argv, [m[0] for m in matches], pidfile, read_pid_file(pidfile))
+    locked = pid is not None and holds_flock_on(pid, pidfile, proc_root)
+    return PfsdaemonLookup(disk, pid, argv, [m[0] for m in matches], pidfile, locked)
 
 
 def find_lookalikes(disk, proc_root='/proc'):

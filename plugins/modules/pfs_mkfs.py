@@ -196,8 +196,8 @@ def _refuse_unsafe(module, device, result, found, force):
         module.fail_json(msg='%s holds %s; pfs mkfs would silently destroy it. Set force=true if that '
                              'data may go' % (device, kinds), **result)
     daemon = find_pfsdaemon(disk, PROC_ROOT, module.params['pfsd_run_dir'])
-    if daemon.disagreement():
-        module.warn(daemon.disagreement())
+    if daemon.trouble():
+        module.warn(daemon.trouble())
     if daemon.running:
         module.fail_json(msg='pfsdaemon (pid %d) serves %s: formatting a mounted PFS is refused; stop it first '
                              '(polardb.cluster.pfsd state=stopped)' % (daemon.pid, disk), **result)

@@ -16,10 +16,14 @@ description:
   - Whether the daemon runs is decided from C(/proc), never from the scripts, which
     C(grep) C(ps -ef) for the disk name and are fooled by any command line that holds
     both C(pfsdaemon) and the name. A daemon is a process whose executable is
-    C(pfsdaemon) with C(-p DISK) in its arguments, cross-checked with C(RUN_DIR/pfsd_DISK.pid).
+    C(pfsdaemon) with C(-p DISK) in its arguments. Its pid file C(RUN_DIR/pfsd_DISK.pid)
+    names the parent that wrote it before forking; what ties the file to the daemon
+    is the lock the daemon holds on it.
   - Before starting, C(/dev/DISK) must exist and hold PFS (the script happily starts a
     useless daemon for a missing disk). After starting, the module waits until the
-    process runs and C(pfs ls /DISK/) answers.
+    daemon serves a client: C(pfs ls /DISK/) goes through pfsd when one answers (and
+    straight to the disk otherwise, so its answer alone proves nothing), and pfsd logs
+    the client's mount in C(/var/log/pfsd-DISK/pfsd.log).
 extends_documentation_fragment:
   - polardb.cluster.pfs
 options:
@@ -118,11 +122,10 @@ workers_mismatch:
   description: Whether a daemon left running has a C(-w) other than I(workers).
   returned: always
   type: bool
-pidfile_pid:
-  description: The pid written in C(RUN_DIR/pfsd_DISK.pid), null when there is none.
+pidfile_locked:
+  description: Whether the running daemon holds the lock on C(RUN_DIR/pfsd_DISK.pid).
   returned: always
-  type: int
-  sample: 50
+  type: bool
 '''
 
 import os
@@ -136,7 +139,29 @@ DEV_DIR = '/dev'
 PROC_ROOT = '/proc'
 LOG_PATH = '/var/log/pfsd-%s/pfsd.log'
 LOG_TAIL_LINES = 20
+# What pfsd logs when a client (pfs, postgres) mounts the disk through it.
+SERVED_LINE = 'mount successed for %s'
 POLL_INTERVAL = 1.0
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def read_from(path, offset):
+    try:
+        with open(path, 'rb') as handle:
+            handle.seek(offset if offset <= os.fstat(handle.fileno()).st_size else 0)  # rotated meanwhile
+            return handle.read().decode('utf-8', 'replace')
+    except (IOError, OSError):
+        return ''
+
+
+def served_a_client(log_text, disk):
+    return any(line.rstrip().endswith(SERVED_LINE % disk) for line in log_text.splitlines())
 
 
 class Pfsd(object):
@@ -186,7 +211,10 @@ class Pfsd(object):
                     return found
                 self.module.fail_json(msg=self._lookalike_message())
             self.module.fail_json(msg='start_pfsd.sh failed with rc %d' % rc, rc=rc, stdout=out, stderr=err)
-        return self._wait(self._serving, 'did not come up')
+        return self.wait_until_serving('did not come up')
+
+    def wait_until_serving(self, failure):
+        return self._wait(self._serving, failure)
 
     def stop(self):
         rc, out, err = self.module.run_command([self._script(self.stop_script), self.disk])
@@ -201,10 +229,15 @@ class Pfsd(object):
         return None if found.running else found
 
     def _serving(self):
+        """The daemon once a client of the disk got served by it, else None."""
         found = self.lookup()
-        if found.running and self.pfs().run(['ls', '/%s/' % self.disk]).rc == 0:
-            return found
-        return None
+        if not found.running:
+            return None
+        log = LOG_PATH % self.disk
+        offset = file_size(log)
+        if self.pfs().run(['ls', '/%s/' % self.disk]).rc != 0:
+            return None
+        return found if served_a_client(read_from(log, offset), self.disk) else None
 
     def _wait(self, probe, failure):
         deadline = time.monotonic() + self.params['timeout']
@@ -257,10 +290,10 @@ def main():
 
     pfsd = Pfsd(module)
     found = pfsd.lookup()
-    if found.disagreement():
-        module.warn(found.disagreement())
+    if found.trouble():
+        module.warn(found.trouble())
     result = dict(changed=False, disk=disk, state=state, pid=found.pid, workers=found.workers,
-                  workers_mismatch=False, pidfile_pid=found.pidfile_pid)
+                  workers_mismatch=False, pidfile_locked=found.pidfile_locked)
     before = dict(running=found.running, pid=found.pid, workers=found.workers)
 
     if state == 'stopped' and not found.running:
@@ -272,6 +305,9 @@ def main():
                         % (disk, found.pid, found.workers, workers))
         if not os.path.exists(os.path.join(DEV_DIR, disk)):
             module.warn('pfsdaemon -p %s runs but %s/%s does not exist' % (disk, DEV_DIR, disk))
+        else:
+            pfsd.wait_until_serving('runs (pid %d) but serves no client: it may be stopped or hung; '
+                                    'restart it (state=restarted) once no database uses the disk' % found.pid)
         module.exit_json(**result)
 
     if state != 'stopped':
@@ -282,7 +318,7 @@ def main():
             found = pfsd.stop()
         if state != 'stopped':
             found = pfsd.start()
-        result.update(pid=found.pid, workers=found.workers, pidfile_pid=found.pidfile_pid)
+        result.update(pid=found.pid, workers=found.workers, pidfile_locked=found.pidfile_locked)
     elif state == 'stopped':
         result.update(pid=None, workers=None)
     else:

@@ -7,46 +7,17 @@ from a container); replication_slot runs on pb1 after the primary role made it
 a primary. Every name a test creates is unique, and clean-up runs even when an
 assertion fails.
 """
-import json
 import os
-import pathlib
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-PROJECT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(sys.executable).parent
+from labtools import run_module, succeeded
+
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SOCKET_DIR = "/var/run/postgresql"
-
-
-def run_module(host, module, args, check=False, become_user=None):
-    """Run polardb.cluster.MODULE on HOST ad hoc; return that host's result dict."""
-    command = [str(BIN / "ansible"), host, "-m", "polardb.cluster." + module, "-a", json.dumps(args)]
-    if check:
-        command += ["--check", "--diff"]
-    if become_user:
-        command += ["--become", "--become-user", become_user]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"),
-               PATH="%s:%s" % (BIN, os.environ.get("PATH", "")),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
-    run = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
-    try:
-        result = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"][host]
-    except (ValueError, KeyError, IndexError):
-        pytest.fail("no JSON result from %s (exit %d):\n%s\n%s"
-                    % (" ".join(command), run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
-    assert not result.get("unreachable"), result
-    return result
-
-
-def succeeded(result):
-    assert not result.get("failed"), result.get("msg", result)
-    return result
 
 
 # --------------------------------------------------------------------------- loop_device in pb3
