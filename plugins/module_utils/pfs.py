@@ -47,6 +47,8 @@ PfsEntry = namedtuple('PfsEntry', 'kind links size mtime name')
 _LS_LINE = re.compile(r'^\s*(File|Dir)\s+(\d+)\s+(\d+)\s+'
                       r'(\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d \d{4})\s+(\S.*)$')
 _LS_TOTAL = re.compile(r'^total (\d+) \(unit: 512Bytes\)')
+_LOG_ERROR = re.compile(r'\sERR \[\d+\] (.*)$')
+_CMD_RECORD = 'pfs tool cmd record:'
 _MKFS_DONE = re.compile(r'Inited filesystem\((\d+) bytes\), (\d+) chunks')
 _INFO_CHUNKS = re.compile(r'^Blktag Info:\s*\n\s*\(0\)allocnode:.*?nchild=(\d+)', re.M)
 
@@ -67,14 +69,26 @@ class PfsError(Exception):
 
 
 def reason_lines(result, count=5):
-    """The last lines that say why a pfs command failed.
+    """The lines that say why a pfs command failed, without its trace.
 
-    pfs prints its verdict on stdout (`cp failed: Input/output error`) and its
-    PFS_LOG trace on stderr; the trace only counts when there is nothing else.
+    pfs prints its verdict on stdout (`cp failed: Input/output error`) and a
+    PFS_LOG trace on stderr, where only the ERR lines carry a reason (`pbd disk
+    size must be greater than 10GB!`); the INF lines name callers and versions.
     """
-    lines = [line.strip() for line in (result.stdout + '\n' + result.stderr).splitlines() if line.strip()]
-    verdicts = [line for line in lines if not line.startswith('[PFS_LOG]')]
-    return (verdicts or lines)[-count:]
+    verdicts, errors = [], []
+    for line in (result.stdout + '\n' + result.stderr).splitlines():
+        line = line.strip()
+        if line.startswith('[PFS_LOG]'):
+            match = _LOG_ERROR.search(line)
+            if match:
+                errors.append(match.group(1).strip())
+        elif line and not line.startswith(_CMD_RECORD):
+            verdicts.append(line)
+    lines = []
+    for line in verdicts[-count:] + errors:  # the trace's errors last: a usage text may precede them
+        if line not in lines:
+            lines.append(line)
+    return lines[-count:]
 
 
 def parse_ls(stdout):
@@ -122,7 +136,8 @@ def needs_root_hint(args, result):
     return None
 
 
-def ensure_run_dir(path=RUN_DIR):
+def ensure_run_dir(path=None):
+    path = path or RUN_DIR
     if not os.path.isdir(path):
         os.makedirs(path)
         os.chmod(path, 0o777)  # as PFS's own installer leaves it: every client writes its lock there

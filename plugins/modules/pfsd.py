@@ -21,7 +21,7 @@ description:
     is the lock the daemon holds on it.
   - Before starting, C(/dev/DISK) must exist and hold PFS (the script happily starts a
     useless daemon for a missing disk). After starting, the module waits until the
-    daemon serves a client: C(pfs ls /DISK/) goes through pfsd when one answers (and
+    daemon serves a client. C(pfs ls /DISK/) goes through pfsd when one answers (and
     straight to the disk otherwise, so its answer alone proves nothing), and pfsd logs
     the client's mount in C(/var/log/pfsd-DISK/pfsd.log).
 extends_documentation_fragment:

@@ -83,8 +83,8 @@ options:
         for a C(polar_basebackup) that cannot write into PFS).
       - C(auto) tries C(direct) and, when it fails with C(could not create
         directory "POLAR_DATADIR/..."), the error of a C(polar_basebackup) whose
-        tar extractor cannot write into PFS (PolarDB 15: the first directory of
-        the stream, such as C(global) or C(base)), removes what it left and runs C(staged).
+        tar extractor cannot write into PFS (with PolarDB 15, the first directory
+        of the stream, such as C(global) or C(base)), removes what it left and runs C(staged).
       - Ignored with I(engine=postgresql).
     type: str
     choices: [auto, direct, staged]
@@ -122,8 +122,8 @@ options:
     description:
       - Operating-system user that runs the PostgreSQL tools and owns what the module
         creates on the local disk (usually C(postgres)).
-      - The module itself must then run as root (C(become=true) without C(become_user)):
-        C(pfs cp), C(mkdir) and C(rm) open the PFS disk read-write, which needs root
+      - The module itself must then run as root (C(become=true) without C(become_user)),
+        because C(pfs cp), C(mkdir) and C(rm) open the PFS disk read-write, which needs root
         (as another user they fail with C(Input/output error)).
       - Unset, everything runs as the user the module runs as.
     type: str
