@@ -58,21 +58,24 @@ lint: venv
 sanity: venv
 	$(ANSIBLE_ENV) tests/sanity/run.sh
 
+# Every test lab has a prefix of its own: the lab `make demo` built (no prefix,
+# or POLARDB_LAB_PREFIX) is never touched by the tests.
 # pytest against the Docker lab (tests/integration): the lab itself, and the
 # modules on real loop devices and a real PostgreSQL 15.
 test-lab: venv docker
-	$(ANSIBLE_ENV) $(BIN)/pytest tests/integration
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=it- $(BIN)/pytest tests/integration
 
 test-integration: venv docker
-	$(ANSIBLE_ENV) $(BIN)/molecule test -s default
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=mol- $(BIN)/molecule test -s default
 
-# Faults and recovery (tests/faults): their own lab, broken on purpose, then
-# removed. POLARDB_LAB_PREFIX names it (default faults-), never the demo lab.
+# Faults and recovery (tests/faults): their own lab, broken on purpose, then removed.
 test-faults: venv docker
-	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$${POLARDB_LAB_PREFIX:-faults-} $(BIN)/pytest -v --durations=0 tests/faults
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=faults- $(BIN)/pytest -v --durations=0 tests/faults
 
+# The polardb scenario and the PolarDB faults on real binaries (POLARDB_SRC_DIR
+# or POLARDB_IMAGE); skipped, saying how to give them, without either.
 test-polardb: venv docker
-	$(ANSIBLE_ENV) tests/polardb/run.sh
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=pmol- tests/polardb/run.sh
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force
