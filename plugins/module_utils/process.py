@@ -129,3 +129,33 @@ def find_lookalikes(disk, proc_root='/proc'):
         if 'pfsdaemon' in line and word.search(line) and not is_pfsdaemon_for(argv, disk):
             found.append((pid, line))
     return found
+
+
+def find_pfsd_clients(disk, proc_root='/proc', run_dir='/var/run/pfsd'):
+    """(pid, command line) of live processes using pfsd for disk.
+
+    A client registers RUN_DIR/DISK/PID.pid with pfsd; a database may also be
+    found by the disk's pfsd shared memory in its mappings. A stale file whose
+    pid now names some other process still counts: stopping pfsd is the kind
+    of step that must rather refuse once too often.
+    """
+    pids = set()
+    try:
+        pids.update(int(name[:-4]) for name in os.listdir(os.path.join(run_dir, disk))
+                    if name.endswith('.pid') and name[:-4].isdigit())
+    except OSError:
+        pass
+    segment = '/shm_pfsd-%s_' % disk
+    clients = []
+    for pid, argv in iter_processes(proc_root):
+        if is_pfsdaemon_for(argv, disk):
+            continue
+        if pid not in pids:
+            try:
+                with open(os.path.join(proc_root, str(pid), 'maps')) as handle:
+                    if not any(segment in line for line in handle):
+                        continue
+            except (IOError, OSError):
+                continue
+        clients.append((pid, ' '.join(argv)))
+    return clients

@@ -23,6 +23,8 @@ description:
     kernel still holds the attachment.
   - With I(state=absent) removes the alias and detaches the image's loop
     devices, refusing while one is mounted, held or open.
+  - Holds an C(flock) on the image's folder while it decides and acts, so two runs
+    at once (for example two containers sharing the folder) attach an image once.
 options:
   image:
     description: Path of the image file backing the device.
@@ -150,6 +152,8 @@ actions:
   sample: [attach /data/VirtualDisk_standby.img, symlink /dev/nvme2n1 -> /dev/loop1]
 '''
 
+import contextlib
+import fcntl
 import os
 import re
 import stat
@@ -375,6 +379,27 @@ class LoopDevice(object):
                                       'force: true' % (self.nodes.dev_path(kname), self.image, '; '.join(reasons)))
 
 
+@contextlib.contextmanager
+def folder_lock(image):
+    """An flock on the image's folder while deciding and acting.
+
+    Two runs at once (two containers sharing the folder, or two plays) could
+    otherwise both see the image unattached and attach it twice. The folder,
+    not the image, is locked: the image may not exist yet.
+    """
+    folder = os.path.dirname(os.path.abspath(image))
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield  # no folder: present() says so, absent() finds nothing to do
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -394,7 +419,7 @@ def main():
     if alias and os.path.dirname(os.path.normpath(alias)) != loop.DEV_ROOT:
         module.fail_json(msg='alias=%s must be directly under /dev, such as /dev/nvme2n1' % alias)
     try:
-        with loop.LoopNodes() as nodes:
+        with folder_lock(module.params['image']), loop.LoopNodes() as nodes:
             worker = LoopDevice(module, nodes)
             if module.params['state'] == 'present':
                 result, before, after = worker.present()

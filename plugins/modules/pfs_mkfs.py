@@ -18,8 +18,10 @@ description:
     C(wipefs)/C(blkid) first and refuses unless I(force=true).
   - PFS needs a disk of at least 10 GiB (10737418240 bytes, which formats); a smaller
     disk is refused before C(mkfs) runs.
-  - Never passes C(-f) to C(mkfs) unless I(force=true) and the disk holds PFS or a
-    foreign signature, and never formats while a C(pfsdaemon) serves the disk.
+  - A disk that already holds PFS is left alone; only I(reformat=true) formats it
+    again. I(force) never does; it only lets C(mkfs) overwrite a foreign filesystem,
+    after which the disk holds PFS and later runs change nothing.
+  - Never formats while a C(pfsdaemon) serves the disk.
 extends_documentation_fragment:
   - polardb.cluster.pfs
 options:
@@ -32,8 +34,14 @@ options:
     required: true
   force:
     description:
-      - Format even when the disk already holds PFS or another filesystem or partition
-        table. Destroys everything on it.
+      - Format a disk that holds another filesystem or a partition table (destroys it).
+      - Has no effect on a disk that already holds PFS; see I(reformat).
+    type: bool
+    default: false
+  reformat:
+    description:
+      - Format a disk that already holds PFS again, destroying every file on it.
+      - Formats on every run it is set: give it once (C(-e)), never leave it in an inventory.
       - Still refused while a C(pfsdaemon) serves the disk; stop it with M(polardb.cluster.pfsd) first.
     type: bool
     default: false
@@ -65,10 +73,15 @@ EXAMPLES = r'''
   polardb.cluster.pfs_mkfs:
     disk: nvme2n1
 
-- name: Re-format a disk that holds an old PFS or an ext4 filesystem (destroys it)
+- name: Format a disk that holds an ext4 filesystem nobody needs (destroys it)
   polardb.cluster.pfs_mkfs:
     disk: nvme2n1
     force: true
+
+- name: Start over on a disk that holds an old PFS (destroys every file on it)
+  polardb.cluster.pfs_mkfs:
+    disk: nvme2n1
+    reformat: true
 '''
 
 RETURN = r'''
@@ -103,7 +116,7 @@ chunks:
 signatures:
   description:
     - Foreign signatures found on the device before formatting (C(wipefs)/C(blkid)).
-    - Not looked for (empty) when the disk already holds PFS and I(force=false).
+    - Not looked for (empty) when the disk already holds PFS.
   returned: always
   type: list
   elements: dict
@@ -131,10 +144,11 @@ def main():
     argument_spec.update(
         disk=dict(type='str', required=True),
         force=dict(type='bool', default=False),
+        reformat=dict(type='bool', default=False),
         pfsd_run_dir=dict(type='path', default='/var/run/pfsd'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    disk, force = module.params['disk'], module.params['force']
+    disk, force, reformat = module.params['disk'], module.params['force'], module.params['reformat']
     if not disk or '/' in disk or disk in ('.', '..'):
         module.fail_json(msg="disk must be a device name under /dev such as 'nvme2n1', not %r" % disk)
     device = os.path.join(DEV_DIR, disk)
@@ -143,18 +157,22 @@ def main():
                              '(for example with polardb.cluster.loop_device)' % device)
 
     pfs = Pfs(module, module.params['cluster'], module.params['pfs_path'])
-    result = dict(changed=False, disk=disk, device_bytes=device_size(device), forced=False,
-                  size_bytes=None, chunks=None)
+    result = dict(changed=False, disk=disk, forced=False, size_bytes=None, chunks=None, signatures=[])
+    try:
+        result['device_bytes'] = device_size(device)
+    except OSError as exc:
+        module.fail_json(msg='Cannot read the size of %s (%s): is it a block device this user may open?'
+                             % (device, exc), **result)
     try:
         result['formatted_before'] = result['formatted'] = pfs.is_formatted(disk)
-        if result['formatted'] and not force:
-            result.update(signatures=[], **_known_geometry(_info_chunks(pfs, disk)))
+        if result['formatted'] and not reformat:
+            result.update(_known_geometry(_info_chunks(pfs, disk)))
             module.exit_json(**result)
 
-        result['signatures'] = found = signatures(module, device)
+        result['signatures'] = found = [] if result['formatted'] else signatures(module, device)
 
         _refuse_unsafe(module, device, result, found, force)
-        result.update(changed=True, formatted=True, forced=force and (result['formatted_before'] or bool(found)))
+        result.update(changed=True, formatted=True, forced=result['formatted_before'] or bool(found))
         if module._diff:
             result['diff'] = dict(
                 before=dict(formatted=result['formatted_before'], signatures=[s['type'] for s in found]),

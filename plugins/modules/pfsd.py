@@ -64,9 +64,17 @@ options:
     default: 60
   run_dir:
     description:
-      - Run directory of pfsd, holding C(pfsd_DISK.pid).
+      - Run directory of pfsd, holding C(pfsd_DISK.pid) and the clients' C(DISK/PID.pid).
     type: path
     default: /var/run/pfsd
+  force:
+    description:
+      - Stop or restart the daemon even while clients use it (a database on the disk).
+        Their PFS calls then hang until a daemon serves the disk again.
+      - Without it, I(state=stopped) and I(state=restarted) refuse while a live process
+        is registered in C(RUN_DIR/DISK/) or maps the disk's pfsd shared memory.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -133,7 +141,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.polardb.cluster.plugins.module_utils.pfs import Pfs, PfsError, pfs_argument_spec
-from ansible_collections.polardb.cluster.plugins.module_utils.process import find_lookalikes, find_pfsdaemon
+from ansible_collections.polardb.cluster.plugins.module_utils.process import (
+    find_lookalikes, find_pfsd_clients, find_pfsdaemon)
 
 DEV_DIR = '/dev'
 PROC_ROOT = '/proc'
@@ -210,7 +219,9 @@ class Pfsd(object):
                 if found.running:  # started by someone else meanwhile
                     return found
                 self.module.fail_json(msg=self._lookalike_message())
-            self.module.fail_json(msg='start_pfsd.sh failed with rc %d' % rc, rc=rc, stdout=out, stderr=err)
+            self.module.fail_json(msg='start_pfsd.sh -p %s failed with rc %d: %s' % (
+                self.disk, rc, ' | '.join((out + err).strip().splitlines()[-5:]) or 'no output'),
+                rc=rc, stdout=out, stderr=err)
         return self.wait_until_serving('did not come up')
 
     def wait_until_serving(self, failure):
@@ -220,8 +231,9 @@ class Pfsd(object):
         rc, out, err = self.module.run_command([self._script(self.stop_script), self.disk])
         # 'not exist' (rc 1) only means the script's own lookup missed it; /proc decides below
         if rc != 0 and 'not exist' not in out + err:
-            self.module.fail_json(msg='stop_pfsd.sh %s failed with rc %d' % (self.disk, rc),
-                                  rc=rc, stdout=out, stderr=err)
+            self.module.fail_json(msg='stop_pfsd.sh %s failed with rc %d: %s' % (
+                self.disk, rc, ' | '.join((out + err).strip().splitlines()[-5:]) or 'no output'),
+                rc=rc, stdout=out, stderr=err)
         return self._wait(self._gone, 'is still running after stop_pfsd.sh (output: %s)' % (out + err).strip())
 
     def _gone(self):
@@ -280,6 +292,7 @@ def main():
         extra_args=dict(type='list', elements='str', default=[]),
         timeout=dict(type='int', default=60),
         run_dir=dict(type='path', default='/var/run/pfsd'),
+        force=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     disk, state, workers = module.params['disk'], module.params['state'], module.params['workers']
@@ -310,6 +323,13 @@ def main():
                                     'restart it (state=restarted) once no database uses the disk' % found.pid)
         module.exit_json(**result)
 
+    if found.running and not module.params['force']:
+        clients = find_pfsd_clients(disk, PROC_ROOT, module.params['run_dir'])
+        if clients:
+            module.fail_json(msg='pfsdaemon -p %s serves %d client(s) (%s): stopping it would leave their PFS '
+                                 'calls hanging. Stop them first (the database on the disk), or set force=true.'
+                                 % (disk, len(clients), '; '.join('pid %d: %s' % c for c in clients[:5])),
+                             **result)
     if state != 'stopped':
         pfsd.check_startable()  # before stopping anything a restart could not bring back
     result['changed'] = True

@@ -23,8 +23,11 @@ description:
   - Before writing, the module records what it creates in
     C(PARENT/.BASENAME.polar_basebackup.json) beside I(data_dir). A run that finds
     this file knows a previous run died half-way, removes those leftovers (only
-    them) without needing I(force), and backs up again. A failed run removes what
-    it created and reports the tool's error.
+    them, and only where they are this run's I(data_dir), staging folder or
+    I(polar_datadir)) without needing I(force), and backs up again. A failed run
+    removes what it created and reports the tool's error.
+  - A run holds C(PARENT/.BASENAME.polar_basebackup.lock) from start to end; a
+    second run for the same I(data_dir) meanwhile fails at once.
   - The password goes to the tools in C(PGPASSWORD); no C(-R), so it is never
     written into C(postgresql.auto.conf).
 extends_documentation_fragment:
@@ -111,6 +114,8 @@ options:
     description:
       - Clear the contents of a non-empty I(data_dir), I(polar_datadir) or staging
         copy that is not an up-to-date backup, then back up.
+      - Never while a server runs in I(data_dir) (a live process named in its
+        C(postmaster.pid)); stop it first.
     type: bool
     default: false
   bin_dir:
@@ -212,6 +217,8 @@ actions:
   sample: ['back up 172.17.0.2:5432 into /home/postgres/standby (direct into /nvme2n1/shared_data)']
 '''
 
+import errno
+import fcntl
 import json
 import os
 import pwd
@@ -228,6 +235,7 @@ from ansible_collections.polardb.cluster.plugins.module_utils.postgres import (
     postgres_common_argument_spec)
 
 MARKER_SUFFIX = '.polar_basebackup.json'
+LOCK_SUFFIX = '.polar_basebackup.lock'
 # PolarDB 15's tar extractor creates directories with plain mkdir(), not through
 # PFS: the first directory of the stream under --polardata fails (base, global...).
 SHARED_STORAGE_ERROR = re.compile(r'could not create directory "([^"]+)": No such file or directory')
@@ -287,6 +295,8 @@ class BaseBackup(object):
         self.data_dir = os.path.normpath(os.path.abspath(params['data_dir']))
         self.marker_path = os.path.join(os.path.dirname(self.data_dir),
                                         '.%s%s' % (os.path.basename(self.data_dir), MARKER_SUFFIX))
+        self.lock_path = self.marker_path[:-len(MARKER_SUFFIX)] + LOCK_SUFFIX
+        self.lock_handle = None
         self.actions = []
         self.pfs = None
         self.owner = self.resolve_owner(params['owner'])
@@ -399,6 +409,29 @@ class BaseBackup(object):
 
     # ---- the marker ---------------------------------------------------------------
 
+    def lock(self):
+        """Hold LOCK for the rest of the module's life: one run at a time per data_dir."""
+        handle = open(self.lock_path, 'a')
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (IOError, OSError) as e:
+            handle.close()
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            recorded = self.marker_pid()
+            raise BackupFailed('Another polar_basebackup run%s is backing up into %s (it holds %s); wait for '
+                               'it to end.' % (' (pid %s)' % recorded if recorded else '', self.data_dir,
+                                               self.lock_path))
+        self.give_to_owner(self.lock_path)
+        self.lock_handle = handle
+
+    def marker_pid(self):
+        try:
+            with open(self.marker_path) as handle:
+                return json.load(handle).get('pid')
+        except (IOError, OSError, ValueError, AttributeError):
+            return None
+
     def read_marker(self):
         if not os.path.exists(self.marker_path):
             return None
@@ -421,11 +454,27 @@ class BaseBackup(object):
         os.rename(self.marker_path + '.tmp', self.marker_path)
         return record
 
+    def own_paths(self):
+        """The only paths this run may clear: its data_dir, staging folder and polar_datadir."""
+        paths = set(location.path for location in self.locations.values())
+        if 'staging' in self.locations:
+            paths.add(self.staging_dir)
+        return paths
+
     def clean(self, record, paths=None):
-        """Remove what a run recorded (of paths, if given): a directory it created, else its contents."""
+        """Remove what a run recorded (of paths, if given): a directory it created, else its contents.
+
+        Only paths of this run's own parameters are touched: a marker naming anything
+        else (edited, or left by a run with other parameters) is reported, not obeyed.
+        """
+        own = self.own_paths()
         for entry in sorted(record['locations'], key=lambda e: -len(e['path'])):
             path = entry['path']
             if paths and path not in paths:
+                continue
+            if path not in own:
+                self.module.warn('%s lists %s, which is none of this run\'s data_dir, staging folder or '
+                                 'polar_datadir: left as it is' % (self.marker_path, path))
                 continue
             if entry['kind'] == 'pfs' and path.strip('/').count('/') >= 1:  # never a disk root
                 self.empty_pfs(path, remove_dir=entry['created'])
@@ -477,11 +526,30 @@ class BaseBackup(object):
         if self.data_dir not in owned and local_sysid == primary_sysid and (shared is None or shared.entries):
             return None
         in_the_way = [loc for loc in self.locations.values() if loc.entries and loc.path not in owned]
+        self.refuse_under_a_running_server()
         problems = [self.blocker(loc, local_sysid, primary_sysid) for loc in in_the_way]
         if problems and not self.params['force']:
             raise BackupFailed('Refusing to back up: %s. Set force=true to clear their contents and back up.'
                                % '; '.join(problems))
         return in_the_way
+
+    def running_server(self):
+        """The pid of a live server that owns data_dir (its postmaster.pid), else None."""
+        try:
+            with open(os.path.join(self.data_dir, 'postmaster.pid')) as handle:
+                first = handle.readline().strip()
+            with open('/proc/%s/cmdline' % first, 'rb') as handle:
+                program = os.path.basename(handle.read().split(b'\0')[0].decode('utf-8', 'replace'))
+        except (IOError, OSError):
+            return None  # no pid file, or its process is gone (a stale file after a crash or restart)
+        return int(first) if first.isdigit() and program.split(':')[0] in ('postgres', 'postmaster') else None
+
+    def refuse_under_a_running_server(self):
+        pid = self.running_server()
+        if pid is not None:
+            raise BackupFailed('A server (pid %d, %s/postmaster.pid) runs in data_dir %s: a backup would replace '
+                               'its files under it. Stop it first (pg_ctl stop -D %s), even with force=true.'
+                               % (pid, self.data_dir, self.data_dir, self.data_dir))
 
     # ---- the backup ----------------------------------------------------------------
 
@@ -571,8 +639,11 @@ class BaseBackup(object):
             self.check_pfs()
         sysid = self.identify_primary()
         result = dict(changed=False, mode_used='none', system_identifier=sysid, start_lsn=None, bytes=0)
+        if not check_mode:
+            self.lock()
         marker = self.read_marker()
         if marker:
+            self.refuse_under_a_running_server()
             self.actions.append('remove the leftovers of an interrupted run recorded in %s' % self.marker_path)
             if not check_mode:
                 self.clean(marker)

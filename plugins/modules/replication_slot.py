@@ -125,6 +125,7 @@ RELEASE_WAIT_S = 10.0
 POLL_INTERVAL_S = 0.2
 DROP_ATTEMPTS = 3
 OBJECT_IN_USE = '55006'
+DUPLICATE_OBJECT = '42710'
 
 SLOT_QUERY = ("SELECT slot_name AS name, slot_type, plugin, active, active_pid, "
               "restart_lsn::text AS restart_lsn, wal_status "
@@ -231,7 +232,17 @@ def ensure(module, manager, before):
                 module.fail_json(msg=problem, slot=before)
             return False
         if not module.check_mode:
-            manager.create()
+            try:
+                manager.create()
+            except DatabaseError as e:
+                # another run created it between our look and our create: find it, as a look would have
+                raced = manager.fetch() if getattr(e, 'sqlstate', None) == DUPLICATE_OBJECT else None
+                if raced is None:
+                    raise
+                problem = conflict(params, raced)
+                if problem:
+                    module.fail_json(msg=problem, slot=raced)
+                return False
         return True
     if before is None:
         return False

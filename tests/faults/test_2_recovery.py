@@ -98,12 +98,13 @@ def test_a_standby_cut_off_the_network_resumes_by_itself(lab):
         assert lab.ip("pb3") == address
         # Nothing is re-run: the standby's own walreceiver finds pb1 again.
         lab.wait_streaming("pb3", timeout=150)
-    assert_failed_cleanly(run, ["pb3"], r"pb3 cannot resolve the primary pb1 \(%spb1\)" % lab.prefix)
+    assert_failed_cleanly(run, ["pb3"], r"pb3 cannot resolve the primary pb1 \(pb1\)")
     # The primary's play warned and kept pb3's entry instead of failing.
     assert run.recap["pb1"]["failed"] == 0
-    assert re.search(r"WARNING: the primary pb1 cannot resolve pb3 now .*pg_hba.conf entry "
+    # a real warning, whose lines Ansible may wrap anywhere
+    assert re.search(r"\[WARNING\]: .*The primary pb1 cannot resolve pb3 now .*pg_hba.conf entry "
                      r"host replication replicator %s/32 scram-sha-256 .* stays as it is" % re.escape(address),
-                     run.output), run.tail()
+                     " ".join(run.output.split())), run.tail()
     assert writer.rows() > rows_before_run > 0
     assert lab.postmaster_start("pb3") == started
     lab.assert_healthy()
@@ -136,7 +137,7 @@ def test_the_standby_serves_reads_while_the_primary_is_down_and_reconnects(lab):
         lab.docker("start", lab.prefix + "pb1")
     # The docker connection says so for pb1 itself; the playbook stops there.
     assert_failed_cleanly(whole_site, ["pb1"], r"(failed|fatal): \[pb1\].*Container \w+ is not running")
-    assert_failed_cleanly(standby_alone, ["pb3"], r"pb3 cannot resolve the primary pb1 \(%spb1\)" % lab.prefix)
+    assert_failed_cleanly(standby_alone, ["pb3"], r"pb3 cannot resolve the primary pb1 \(pb1\)")
     assert lab.rows("pb3")[0] == rows
     # The primary's database comes back with the site (the lab's primary_bootstrap starts it) ...
     lab.converge()
