@@ -41,7 +41,7 @@ options:
   reformat:
     description:
       - Format a disk that already holds PFS again, destroying every file on it.
-      - Formats on every run it is set: give it once (C(-e)), never leave it in an inventory.
+      - Formats on every run it is set, so give it once (C(-e)), never leave it in an inventory.
       - Still refused while a C(pfsdaemon) serves the disk; stop it with M(polardb.cluster.pfsd) first.
     type: bool
     default: false

@@ -24,7 +24,7 @@ def assert_refused(lab, run, *messages):
     pytest.param(("--limit", "pb3", "--tags", "storage", "-e", "storage_image=/nonexistent/dir/standby.img"),
                  [r"cannot create /nonexistent/dir/standby.img: folder /nonexistent/dir does not exist"],
                  id="image-in-a-missing-folder"),
-    pytest.param(("--limit", "pb3", "--tags", "storage", "-e", "storage_alias=/var/tmp/nvme2n1"),
+    pytest.param(("--limit", "pb3", "--tags", "storage", "-e", "polardb_disk_alias=/var/tmp/nvme2n1"),
                  [r"alias=/var/tmp/nvme2n1 must be directly under /dev"],
                  id="alias-outside-dev"),
     pytest.param(("--limit", "pb3", "-e", "polardb_primary_address=pb1.does-not-resolve.invalid"),
@@ -73,7 +73,7 @@ def test_a_disk_holding_another_filesystem_is_not_formatted(lab):
         identity = lab.sh("pb3", "blkid -o export /dev/foreign0")
         before = lab.fingerprint()
         run = lab.playbook("site.yml", "--limit", "pb3", "--tags", "storage",
-                           "-e", "storage_image=%(image)s storage_size=%(size)s storage_alias=%(alias)s" % disk,
+                           "-e", "storage_image=%(image)s storage_size=%(size)s polardb_disk_alias=%(alias)s" % disk,
                            "-e", "storage_mount_point=/var/lib/polardb/foreign0")
         assert_refused(lab, run, r"/dev/foreign0.* is already used as ext2, use force=(yes|true) to overwrite")
         assert lab.sh("pb3", "blkid -o export /dev/foreign0") == identity
