@@ -26,8 +26,8 @@ description:
     them, and only where they are this run's I(data_dir), staging folder or
     I(polar_datadir)) without needing I(force), and backs up again. A failed run
     removes what it created and reports the tool's error.
-  - A run holds C(PARENT/.BASENAME.polar_basebackup.lock) from start to end; a
-    second run for the same I(data_dir) meanwhile fails at once.
+  - A run holds an C(flock) on the folder of I(data_dir) from start to end; a second
+    run there meanwhile fails at once.
   - The password goes to the tools in C(PGPASSWORD); no C(-R), so it is never
     written into C(postgresql.auto.conf).
 extends_documentation_fragment:
@@ -235,7 +235,6 @@ from ansible_collections.polardb.cluster.plugins.module_utils.postgres import (
     postgres_common_argument_spec)
 
 MARKER_SUFFIX = '.polar_basebackup.json'
-LOCK_SUFFIX = '.polar_basebackup.lock'
 # PolarDB 15's tar extractor creates directories with plain mkdir(), not through
 # PFS: the first directory of the stream under --polardata fails (base, global...).
 SHARED_STORAGE_ERROR = re.compile(r'could not create directory "([^"]+)": No such file or directory')
@@ -295,8 +294,7 @@ class BaseBackup(object):
         self.data_dir = os.path.normpath(os.path.abspath(params['data_dir']))
         self.marker_path = os.path.join(os.path.dirname(self.data_dir),
                                         '.%s%s' % (os.path.basename(self.data_dir), MARKER_SUFFIX))
-        self.lock_path = self.marker_path[:-len(MARKER_SUFFIX)] + LOCK_SUFFIX
-        self.lock_handle = None
+        self.lock_fd = None
         self.actions = []
         self.pfs = None
         self.owner = self.resolve_owner(params['owner'])
@@ -410,20 +408,25 @@ class BaseBackup(object):
     # ---- the marker ---------------------------------------------------------------
 
     def lock(self):
-        """Hold LOCK for the rest of the module's life: one run at a time per data_dir."""
-        handle = open(self.lock_path, 'a')
+        """Hold an flock on data_dir's parent for the rest of the module's life.
+
+        One run at a time there: a second run would otherwise take the first
+        one's marker for a crash and remove a backup still in progress. The
+        folder is locked, not a file in it, so that a refused run leaves nothing behind.
+        """
+        parent = os.path.dirname(self.data_dir)
+        fd = os.open(parent, os.O_RDONLY)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError) as e:
-            handle.close()
+            os.close(fd)
             if e.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
             recorded = self.marker_pid()
-            raise BackupFailed('Another polar_basebackup run%s is backing up into %s (it holds %s); wait for '
-                               'it to end.' % (' (pid %s)' % recorded if recorded else '', self.data_dir,
-                                               self.lock_path))
-        self.give_to_owner(self.lock_path)
-        self.lock_handle = handle
+            raise BackupFailed('Another polar_basebackup run%s holds the lock on %s, the folder of data_dir %s; '
+                               'wait for it to end.' % (' (pid %s)' % recorded if recorded else '', parent,
+                                                        self.data_dir))
+        self.lock_fd = fd
 
     def marker_pid(self):
         try:

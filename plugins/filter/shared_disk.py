@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 polardb.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How the hosts that share one PFS disk (a primary and its replicas) are laid out.
+
+PolarDB checks none of it: a replica started with the primary's polar_hostid
+mounts, streams and serves, and two writers on one disk destroy it. So the
+collection derives the host ids once and checks them, and the disk name.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+
+def _value(hostvars, host, name, default):
+    try:
+        value = hostvars[host].get(name)
+    except (KeyError, TypeError):
+        value = None
+    return default if value is None else value
+
+
+def shared_disk(hosts, hostvars, default_alias):
+    """{'host_ids': {host: id}, 'aliases': {host: alias}, 'problems': [sentence, ...]}.
+
+    hosts: the primary first, then its replicas. A host's polardb_host_id and
+    polardb_disk_alias come from the inventory when set there, else the
+    primary gets 1, the replicas 2, 3, ... and every host default_alias.
+    """
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError('shared_disk expects a list of hosts, got %r' % (hosts,))
+    host_ids, aliases, problems = {}, {}, []
+    for index, host in enumerate(hosts):
+        raw = _value(hostvars, host, 'polardb_host_id', index + 1)
+        try:
+            host_ids[host] = int(raw)
+        except (TypeError, ValueError):
+            problems.append('%s has polardb_host_id %r, which is not a number' % (host, raw))
+            continue
+        aliases[host] = _value(hostvars, host, 'polardb_disk_alias', default_alias)
+    seen = {}
+    for host in hosts:
+        if host not in host_ids:
+            continue
+        other = seen.setdefault(host_ids[host], host)
+        if other != host:
+            problems.append('%s and %s both have polardb_host_id %d; hosts sharing a disk need distinct ids'
+                            % (other, host, host_ids[host]))
+    first = hosts[0] if hosts else None
+    for host in hosts[1:]:
+        if host in aliases and aliases[host] != aliases.get(first):
+            problems.append('%s names the shared disk %s but %s names it %s; every host sharing it must '
+                            'use the same name' % (first, aliases.get(first), host, aliases[host]))
+    return dict(host_ids=host_ids, aliases=aliases, problems=problems)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'shared_disk': shared_disk}
