@@ -51,4 +51,4 @@ cd "$project"
 
 cd "$tree"
 "$bin/ansible-test" sanity --python "$python" --color no "$@" \
-    plugins/modules/ plugins/module_utils/ plugins/doc_fragments/
+    plugins/modules/ plugins/module_utils/ plugins/doc_fragments/ plugins/filter/ plugins/action/

@@ -1,0 +1,42 @@
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.polardb.cluster.plugins.filter.shared_disk import shared_disk
+from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
+
+
+@pytest.mark.parametrize('host, slot', [('pb3', 'pb3'), ('PB-3.example.com', 'pb_3_example_com'),
+                                        ('x' * 70, 'x' * 63)])
+def test_slot_name_is_what_postgresql_accepts(host, slot):
+    assert slot_name(host) == slot
+
+
+def test_slot_name_refuses_what_is_not_a_name():
+    with pytest.raises(AnsibleFilterError):
+        slot_name('')
+
+
+def test_the_primary_gets_1_and_the_replicas_2_3():
+    layout = shared_disk(['pb1', 'pb2', 'pb4'], {'pb1': {}, 'pb2': {}, 'pb4': {}}, '/dev/nvme1n1')
+    assert layout == dict(host_ids={'pb1': 1, 'pb2': 2, 'pb4': 3},
+                          aliases={'pb1': '/dev/nvme1n1', 'pb2': '/dev/nvme1n1', 'pb4': '/dev/nvme1n1'},
+                          problems=[])
+
+
+def test_inventory_ids_count_and_a_clash_names_both_hosts():
+    hostvars = {'pb1': {}, 'pb2': {'polardb_host_id': '1'}}
+    layout = shared_disk(['pb1', 'pb2'], hostvars, '/dev/nvme1n1')
+    assert layout['host_ids'] == {'pb1': 1, 'pb2': 1}
+    assert layout['problems'] == ['pb1 and pb2 both have polardb_host_id 1; hosts sharing a disk need distinct ids']
+
+
+def test_a_disk_named_differently_names_both_hosts():
+    hostvars = {'pb1': {}, 'pb2': {'polardb_disk_alias': '/dev/nvme9n1'}}
+    problems = shared_disk(['pb1', 'pb2'], hostvars, '/dev/nvme1n1')['problems']
+    assert problems == ['pb1 names the shared disk /dev/nvme1n1 but pb2 names it /dev/nvme9n1; every host '
+                        'sharing it must use the same name']
+
+
+def test_a_host_id_that_is_not_a_number_is_a_problem():
+    problems = shared_disk(['pb1'], {'pb1': {'polardb_host_id': 'one'}}, '/dev/nvme1n1')['problems']
+    assert problems == ["pb1 has polardb_host_id 'one', which is not a number"]
