@@ -4,10 +4,11 @@
 """The one runner of the PFS command-line tool (`pfs -C CLUSTER ...`) and its parsers.
 
 Exit codes and messages are those recorded from the real tool (see
-/work/shared/polardb-reference): a missing path is rc 255 plus
-'No such file or directory', `ls` of an unformatted disk is rc 5 with no output,
-mkfs refuses with 16 (already formatted, or mounted by pfsd), 234 (disk smaller
-than 10 GiB) and 22 (no /dev/NAME).
+tests/unit/recordings): a missing path is rc 255 plus 'No such file or
+directory', `ls` of an unformatted disk is rc 5 with no output, mkfs refuses
+with 16 (already formatted; a disk pfsd serves is NOT refused, callers look
+for the daemon themselves), 234 (disk smaller than 10 GiB), 22 (no /dev/NAME)
+and 243 (no RUN_DIR to lock in).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +25,7 @@ RC_NOT_FORMATTED = 5
 RC_ALREADY_FORMATTED = 16
 RC_NO_DEVICE = 22
 RC_TOO_SMALL = 234
+RC_NO_RUN_DIR = 243
 RC_FAILED = 255
 
 NO_SUCH_FILE = 'No such file or directory'
@@ -35,8 +37,8 @@ RUN_DIR = '/var/run/pfs'
 FILE_EXISTS = 'File exists'
 
 MKFS_HINTS = {
-    RC_ALREADY_FORMATTED: 'the disk already holds PFS (or pfsd has it mounted); '
-                          'only force formats it again, after stopping pfsd',
+    RC_ALREADY_FORMATTED: 'the disk already holds PFS; only reformat formats it again, after stopping pfsd',
+    RC_NO_RUN_DIR: 'PFS could not lock %s/DISK-paxos-hostid: the folder is missing or not writable' % RUN_DIR,
     RC_TOO_SMALL: 'PFS needs a disk of at least 10 GiB (10737418240 bytes)',
     RC_NO_DEVICE: 'PFS opens the disk as /dev/NAME and there is no such device',
 }
@@ -129,8 +131,13 @@ def pfs_argument_spec():
 
 
 def needs_root_hint(args, result):
-    """Why a write failed with an I/O error when not run as root, else None."""
-    if args and args[0] in WRITE_COMMANDS and IO_ERROR in result.stdout + result.stderr and os.geteuid() != 0:
+    """Why a write failed when not run as root, else None.
+
+    As another user, `cp` says `Input/output error`; `mkdir` and `rm` exit 255 and say nothing.
+    """
+    output = (result.stdout + result.stderr).strip()
+    failed_for_rights = IO_ERROR in output or (result.rc == RC_FAILED and not output)
+    if args and args[0] in WRITE_COMMANDS and failed_for_rights and os.geteuid() != 0:
         return ('pfs %s opens the disk read-write, which needs root; this ran as uid %d: run it as root '
                 '(become without become_user)' % (args[0], os.geteuid()))
     return None

@@ -225,6 +225,7 @@ import pwd
 import re
 import shlex
 import shutil
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -383,9 +384,32 @@ class BaseBackup(object):
         return fields[0]
 
     def local_system_identifier(self):
-        if not os.path.exists(os.path.join(self.data_dir, 'global', 'pg_control')):
+        """The system identifier of the cluster in data_dir, None when it holds none.
+
+        PolarDB keeps pg_control in the shared data: until the standby first
+        starts, data_dir/global is empty. Then the copy on PFS is read, through a
+        scratch folder (pg_controldata on data_dir itself would follow its
+        postgresql.conf, which still names the primary's shared data).
+        """
+        if os.path.exists(os.path.join(self.data_dir, 'global', 'pg_control')):
+            return self.controldata_identifier(self.data_dir)
+        if not self.polardb or not os.path.isdir(self.data_dir):
             return None
-        argv, rc, out, err = self.run([self.tool('pg_controldata'), self.data_dir])
+        shared_control = self.polar_datadir + '/global/pg_control'
+        if not self.pfs.exists(shared_control):
+            return None
+        scratch = tempfile.mkdtemp(prefix='polar_basebackup.')
+        try:
+            os.mkdir(os.path.join(scratch, 'global'))
+            self.pfs.run(['cp', shared_control, os.path.join(scratch, 'global', 'pg_control')], check_rc=True)
+            for path in (scratch, os.path.join(scratch, 'global'), os.path.join(scratch, 'global', 'pg_control')):
+                self.give_to_owner(path)
+            return self.controldata_identifier(scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def controldata_identifier(self, folder):
+        argv, rc, out, err = self.run([self.tool('pg_controldata'), folder])
         match = SYSTEM_IDENTIFIER.search(out) if rc == 0 else None
         return match.group(1) if match else 'unreadable (%s)' % (err.strip() or 'rc %d' % rc)
 
@@ -521,6 +545,12 @@ class BaseBackup(object):
         if location.label == 'data_dir' and local_sysid:
             return ('data_dir %s holds a cluster of another system (system identifier %s; the primary\'s is %s)'
                     % (location.path, local_sysid, primary_sysid))
+        shared = self.locations.get('polar_datadir')
+        if location.label == 'data_dir' and 'PG_VERSION' in location.entries and shared is not None \
+                and not shared.entries:
+            return ('data_dir %s holds %d entries (%s) but no pg_control: PolarDB keeps it in the shared data, '
+                    'and polar_datadir %s on PFS is missing or empty'
+                    % (location.path, count, ', '.join(location.entries[:5]), self.polar_datadir))
         return '%s is not empty (%d entries: %s)' % (location.describe(), count, ', '.join(location.entries[:5]))
 
     def plan(self, primary_sysid, local_sysid, owned):

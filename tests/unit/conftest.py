@@ -68,6 +68,21 @@ def run_module(monkeypatch):
     return run
 
 
+@pytest.fixture(autouse=True)
+def pfs_run_dir(tmp_path, monkeypatch):
+    """PFS's lock folder (/var/run/pfs on a real host) in tmp, for every test.
+
+    No unit test may create /var/run/pfs on this machine. The fake pfs fails
+    writes while the folder is missing, as the real one does.
+    """
+    from ansible_collections.polardb.cluster.plugins.module_utils import pfs
+    path = tmp_path / "var-run-pfs"
+    monkeypatch.setattr(pfs, "RUN_DIR", str(path))
+    monkeypatch.setenv("FAKE_PFS_RUN_DIR", str(path))
+    monkeypatch.delenv("FAKE_PFS_NONROOT", raising=False)
+    return path
+
+
 @pytest.fixture
 def fake_bin(tmp_path, monkeypatch):
     """A directory put first on PATH, for fake executables of a test."""

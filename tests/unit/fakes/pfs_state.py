@@ -1,6 +1,9 @@
 """State shared by the fake `pfs`, `start_pfsd.sh` and `stop_pfsd.sh` (a JSON file named by
 the environment variable FAKE_PFS_STATE), plus helpers for tests.
 
+The fakes replay the outputs recorded from the real tools in tests/unit/recordings
+(test_fakes_match_recordings.py checks them against those transcripts).
+
 State file format::
 
     {
@@ -16,16 +19,26 @@ State file format::
           }
         }
       },
-      "daemons": {"nvme2n1": {"pid": 50, "workers": 1}},   # running pfsdaemons
-      "next_pid": 50,                 # pid given to the next daemon
-      "cmd_record": true,             # print 'pfs tool cmd record:...' for mkfs and cp
-      "proc_root": null,              # if set, daemons also appear as PROC_ROOT/PID/cmdline
-      "run_dir": null,                # if set, daemons also get RUN_DIR/pfsd_NAME.pid
+      "daemons": {"nvme2n1": {"pid": 50, "workers": 1, "stopped": false}},   # running pfsdaemons
+      "next_pid": 50,                 # pid of the next daemon (its pid file names next_pid - 1)
+      "proc_root": null,              # if set, daemons also appear in a fake /proc: PROC_ROOT/PID/
+                                      #   cmdline, fd/3 (a symlink to the pid file), fdinfo/3 (its flock)
+      "run_dir": null,                # if set, daemons write RUN_DIR/pfsd_NAME.pid
       "log_dir": null,                # if set, daemons log to LOG_DIR/pfsd-NAME/pfsd.log
       "daemon_crashes": false,        # start_pfsd.sh says success but no daemon stays up
+      "daemon_hangs": false,          # start_pfsd.sh leaves a daemon that is stopped from the start
       "stop_ignored": false,          # stop_pfsd.sh says success but the daemon stays up
       "calls": [["pfs", "-C", "disk", "ls", "/nvme2n1/"], ...]   # every invocation, appended
     }
+
+A daemon marked "stopped" (stop_daemon(), as after SIGSTOP) still shows in /proc and
+holds its lock, but serves nobody: `pfs` then reads the disk itself and pfsd's log
+gains nothing, as recorded.
+
+Environment read by the fake `pfs`:
+    FAKE_PFS_NONROOT=1      run as a user other than root while /dev/NAME is root:root 0600
+    FAKE_PFS_RUN_DIR=PATH   PFS's lock directory (the real one is /var/run/pfs): when it
+                            does not exist, writes fail as recorded
 
 Tests: `install(fake_bin)` symlinks the fakes, `make_state(path, disks={'nvme2n1': disk(...)})`
 writes the state, set FAKE_PFS_STATE to it, and pass the module `pfs_path=str(fake_bin / 'pfs')`:
@@ -37,6 +50,7 @@ in the order of the keys in "files" (creation order).
 """
 import json
 import os
+import shutil
 import time
 
 FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -70,14 +84,14 @@ def write_state(path, state):
 def read_state(path):
     with open(str(path)) as handle:
         state = json.load(handle)
-    for key, default in (('disks', {}), ('daemons', {}), ('calls', []), ('next_pid', 50), ('cmd_record', True)):
+    for key, default in (('disks', {}), ('daemons', {}), ('calls', []), ('next_pid', 50)):
         state.setdefault(key, default)
     return state
 
 
 def make_state(path, disks=None, dev_dir=None, **extra):
     """Write a state file; with dev_dir, also create an empty DEV_DIR/NAME per disk."""
-    state = {'disks': disks or {}, 'daemons': {}, 'calls': [], 'next_pid': 50, 'cmd_record': True}
+    state = {'disks': disks or {}, 'daemons': {}, 'calls': [], 'next_pid': 50}
     state.update(extra)
     for key in ('proc_root', 'run_dir', 'log_dir'):
         if state.get(key):
@@ -106,6 +120,19 @@ def calls(path, program=None):
             if program is None or os.path.basename(argv[0]) == program]
 
 
+def stop_daemon(path, name, stopped=True):
+    """Make the running fake daemon of a disk stopped (as after SIGSTOP) or running again."""
+    state = read_state(path)
+    state['daemons'][name]['stopped'] = stopped
+    write_state(path, state)
+
+
+def serving(state, name):
+    """Whether a fake daemon for the disk runs and answers its clients."""
+    daemon = state['daemons'].get(name)
+    return bool(daemon) and not daemon.get('stopped')
+
+
 # ---- used by the fakes themselves -------------------------------------------------
 
 def daemon_argv(name, workers):
@@ -113,28 +140,52 @@ def daemon_argv(name, workers):
             '-c', '%s/../conf/pfsd_logger.conf' % PFSD_HOME_BIN]
 
 
+def pid_file(state, name):
+    return os.path.join(state['run_dir'], 'pfsd_%s.pid' % name)
+
+
 def show_daemon(state, name, pid, workers):
-    """Make a daemon visible in the fake /proc and run dir."""
-    if state.get('proc_root'):
-        os.makedirs(os.path.join(state['proc_root'], str(pid)), exist_ok=True)
-        with open(os.path.join(state['proc_root'], str(pid), 'cmdline'), 'wb') as handle:
-            handle.write(b'\0'.join(a.encode() for a in daemon_argv(name, workers)) + b'\0')
+    """Make a daemon visible in the fake /proc and run dir, as recorded.
+
+    The pid file names the parent that wrote it before forking (pid - 1, no newline);
+    the daemon keeps the file open as fd 3 and holds an flock on it.
+    """
+    write_pid_file(state, name, pid)
     if state.get('run_dir'):
-        with open(os.path.join(state['run_dir'], 'pfsd_%s.pid' % name), 'w') as handle:
-            handle.write('%d\n' % pid)
+        os.makedirs(os.path.join(state['run_dir'], name), exist_ok=True)   # where clients register
+    if state.get('proc_root'):
+        add_process(state['proc_root'], pid, daemon_argv(name, workers))
+        folder = os.path.join(state['proc_root'], str(pid))
+        os.makedirs(os.path.join(folder, 'fd'), exist_ok=True)
+        os.makedirs(os.path.join(folder, 'fdinfo'), exist_ok=True)
+        os.symlink('/dev/null', os.path.join(folder, 'fd', '0'))
+        if state.get('run_dir'):
+            os.symlink(pid_file(state, name), os.path.join(folder, 'fd', '3'))
+            with open(os.path.join(folder, 'fdinfo', '3'), 'w') as handle:
+                handle.write(fdinfo(pid_file(state, name)))
+
+
+def write_pid_file(state, name, pid):
+    """pfsdaemon writes its pid file before it forks: the file names the parent, pid - 1."""
+    if state.get('run_dir'):
+        with open(pid_file(state, name), 'w') as handle:
+            handle.write('%d' % (pid - 1))
+
+
+def fdinfo(path, locked=True):
+    """/proc/PID/fdinfo/N of a read-write fd on path, with the daemon's flock."""
+    info = os.stat(path)
+    lines = ['pos:\t%d' % info.st_size, 'flags:\t02100002', 'mnt_id:\t367', 'ino:\t%d' % info.st_ino]
+    if locked:
+        lines.append('lock:\t1: FLOCK  ADVISORY  WRITE 0 %02x:%02x:%d 0 EOF'
+                     % (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino))
+    return '\n'.join(lines) + '\n'
 
 
 def hide_daemon(state, name, pid):
+    """The daemon is gone from the fake /proc; its pid file stays, as stop_pfsd.sh leaves it."""
     if state.get('proc_root'):
-        folder = os.path.join(state['proc_root'], str(pid))
-        for entry in os.listdir(folder) if os.path.isdir(folder) else []:
-            os.remove(os.path.join(folder, entry))
-        if os.path.isdir(folder):
-            os.rmdir(folder)
-    if state.get('run_dir'):
-        pidfile = os.path.join(state['run_dir'], 'pfsd_%s.pid' % name)
-        if os.path.exists(pidfile):
-            os.remove(pidfile)
+        shutil.rmtree(os.path.join(state['proc_root'], str(pid)), ignore_errors=True)
 
 
 def add_process(proc_root, pid, argv):
@@ -144,9 +195,26 @@ def add_process(proc_root, pid, argv):
         handle.write(b'\0'.join(a.encode() for a in argv) + b'\0')
 
 
+def log_time():
+    now_ = time.time()
+    return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now_)) + '.%06d' % (now_ % 1 * 1e6)
+
+
 def log(state, name, lines):
+    """Append lines to pfsd's log; (LEVEL, 'file.cc:N', text) tuples get pfsd's own prefix."""
     if state.get('log_dir'):
         folder = os.path.join(state['log_dir'], 'pfsd-%s' % name)
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, 'pfsd.log'), 'a') as handle:
-            handle.writelines(line + '\n' for line in lines)
+            for line in lines:
+                if isinstance(line, tuple):
+                    line = '%s|%-5s|%s|%s' % ((log_time(),) + line)
+                handle.write(line + '\n')
+
+
+def log_client(state, name, call=None):
+    """What pfsd logs when it serves one client of a disk (lines of the recording)."""
+    log(state, name, [('INFO', 'pfsd_chnl_shm.cc:58', 'mount successed for %s' % name),
+                      ('INFO', 'pfsd_chnl_shm.cc:238', 'connect success result 1 for %s' % name)]
+        + ([('INFO', 'pfsd_api.cc:768', call)] if call else [])
+        + [('INFO', 'pfsd_chnl_shm.cc:351', 'umount %s success' % name)])

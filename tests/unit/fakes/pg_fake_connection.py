@@ -17,6 +17,7 @@ class FakeServer:
         self.reconnects = 0        # times a client re-takes a slot just before a drop
         self.stuck_pids = set()    # walsenders that ignore pg_terminate_backend
         self.next_pid = 5000
+        self.races = {}            # name: add_slot() keywords of a slot another client creates first
 
     def add_slot(self, name, slot_type='physical', plugin=None, active=False, restart_lsn='0/3000148'):
         pid = self._pid() if active else None
@@ -78,6 +79,8 @@ class FakeServer:
         return [dict(pg_terminate_backend=False)]
 
     def _check_new(self, name):
+        if name in self.races:   # another client's create lands between our look and ours
+            self.add_slot(name, **self.races.pop(name))
         if name in self.slots:
             raise psycopg.errors.DuplicateObject('replication slot "%s" already exists' % name)
 

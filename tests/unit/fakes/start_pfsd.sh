@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
-"""Fake start_pfsd.sh: replays the recorded outputs of
-/usr/local/polarstore/pfsd/bin/start_pfsd.sh -p NAME -w N [other options].
+"""Fake start_pfsd.sh: replays the outputs of
+/usr/local/polarstore/pfsd/bin/start_pfsd.sh -p NAME -w N [other options]
+recorded in tests/unit/recordings/pfsd.txt (test_fakes_match_recordings.py
+checks them).
 
 State in FAKE_PFS_STATE (see pfs_state.py). Like the real script it
+- says 'pfsdaemon NAME start success' on stdout, while the daemon's 'option ...'
+  and 'starting pfsd[PID] NAME' lines come on stderr;
+- leaves a daemon whose pid file names its parent (pid - 1, no newline), that
+  keeps the file open as fd 3 with an flock on it (fake /proc, state proc_root);
 - refuses with 'NAME already exist' + usage (exit 1) when its grep would match:
-  a running fake daemon, or ANY process in the fake /proc (state proc_root) whose
+  a fake daemon (running or stopped), or ANY process in the fake /proc whose
   command line holds both 'pfsdaemon' and the word NAME;
-- "succeeds" for a disk that does not exist (the daemon keeps running);
-- with state daemon_crashes, says success but the daemon is gone at once (its
-  log says why).
+- "succeeds" for a disk that does not exist (the daemon keeps running).
+Not recorded: with state daemon_crashes it says success but the daemon is gone
+at once (its log says why, in lines of the fake's own); with state daemon_hangs
+the daemon stays, stopped (as after SIGSTOP, which was recorded): it serves nobody.
 """
 import os
 import re
@@ -56,15 +63,21 @@ def main(argv):
     else:
         pid = state['next_pid']
         state['next_pid'] = pid + 1
-        print('option workers %d\noption pbdname %s\noption server id 0\n'
-              'option logconf %s/../conf/pfsd_logger.conf\nstarting pfsd[%d] %s\n'
-              'pfsdaemon %s start success' % (workers, name, HOME, pid, name, name))
-        pfs_state.log(state, name, ['pfsd %s starting with %d workers, pid %d' % (name, workers, pid)])
+        sys.stderr.write('option workers %d\noption pbdname %s\noption server id 0\n'
+                         'option logconf %s/../conf/pfsd_logger.conf\nstarting pfsd[%d] %s\n'
+                         % (workers, name, HOME, pid, name))
+        print('pfsdaemon %s start success' % name)
+        pfs_state.log(state, name, [
+            ('INFO', 'pfsd_main.cc:101', 'starting pfsd[%d] %s' % (pid, name)),
+            ('INFO', 'pfsd_shm.cc:134', 'total pfsd_shm 324.012M'),
+            ('INFO', 'pfsd_chnl_shm.cc:912', 'prepare done 0, notify listen thread'),
+            ('INFO', 'pfsd_chnl_shm.cc:391', 'listen thread start working.')])
         if state.get('daemon_crashes'):
+            pfs_state.write_pid_file(state, name, pid)
             pfs_state.log(state, name, ['[PFSD] ERR open /dev/%s failed: No such file or directory' % name,
                                         'pfsd exit'])
         else:
-            state['daemons'][name] = {'pid': pid, 'workers': workers}
+            state['daemons'][name] = {'pid': pid, 'workers': workers, 'stopped': bool(state.get('daemon_hangs'))}
             pfs_state.show_daemon(state, name, pid, workers)
         rc = 0
     pfs_state.write_state(path, state)

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Fake stop_pfsd.sh NAME: 'pfsdaemon -p NAME stop success' (exit 0) when the fake
-daemon runs, 'pfsdaemon -p NAME not exist' (exit 1) when not, as recorded.
-With state stop_ignored it says success but the daemon stays up.
+"""Fake stop_pfsd.sh NAME, replaying tests/unit/recordings/pfsd.txt:
+'pfsdaemon -p NAME stop success' (exit 0) when the fake daemon runs; for a stopped
+daemon (SIGSTOP, it ignores the script's SIGINT) 'going to kill -9 pfsdaemon -p NAME'
+first; 'pfsdaemon -p NAME not exist' (exit 1) when none runs. The pid file stays
+behind, as the real daemon leaves it.
+Not recorded: with state stop_ignored it says success but the daemon stays up.
 State in FAKE_PFS_STATE (see pfs_state.py).
 """
 import os
@@ -21,6 +24,11 @@ def main(argv):
         print('pfsdaemon -p %s not exist' % name)
         rc = 1
     else:
+        if daemon.get('stopped'):
+            print('going to kill -9 pfsdaemon -p %s' % name)
+        else:
+            pfs_state.log(state, name, [('INFO', 'pfsd_main.cc:142', '[pfsd]pthread_join 0'),
+                                        ('INFO', 'pfsd_main.cc:148', '[pfsd]bye bye')])
         print('pfsdaemon -p %s stop success' % name)
         if not state.get('stop_ignored'):
             del state['daemons'][name]

@@ -135,7 +135,24 @@ def test_exclusively_busy(monkeypatch):
     assert blockdev.exclusively_busy('/dev/loop1') is True
 
 
-def test_exclusively_free(tmp_path):
-    image = tmp_path / 'disk.img'
-    image.write_bytes(b'')
-    assert blockdev.exclusively_busy(str(image)) is False
+def test_exclusively_free_opens_read_only_and_exclusive_and_closes(monkeypatch):
+    opened, closed = [], []
+
+    def grant(path, flags):
+        opened.append((path, flags))
+        return 42
+    monkeypatch.setattr(blockdev.os, 'open', grant)
+    monkeypatch.setattr(blockdev.os, 'close', closed.append)
+    assert blockdev.exclusively_busy('/dev/loop1') is False
+    # O_EXCL without O_CREAT is the kernel's exclusive open of a block device; with
+    # O_CREAT (or O_WRONLY) it would be something else entirely
+    assert opened == [('/dev/loop1', os.O_RDONLY | os.O_EXCL)]
+    assert closed == [42]
+
+
+def test_other_open_errors_are_not_taken_for_free_or_busy(monkeypatch):
+    def deny(path, flags):
+        raise OSError(errno.EACCES, 'Permission denied')
+    monkeypatch.setattr(blockdev.os, 'open', deny)
+    with pytest.raises(OSError):
+        blockdev.exclusively_busy('/dev/loop1')

@@ -1,4 +1,5 @@
 import pathlib
+import re
 import sys
 
 import pytest
@@ -11,6 +12,7 @@ from ansible_collections.polardb.cluster.plugins.module_utils.pfs import (
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'fakes'))
 import pfs_state  # noqa: E402
+import transcripts  # noqa: E402
 
 GIB = 1024 ** 3
 
@@ -36,9 +38,6 @@ making paxos file
 init paxos lease
 making journal file
 pfs mkfs succeeds!
-"""
-RECORDED_MKFS_20G_STDERR = """[PFS_LOG] (stderr) ERR [348] chunk 0 pfs magic mismatch 0 vs 0x5046534348
-[PFS_LOG] (stderr) INF [348] mkfs PBD nvme2n1 isn't formatted
 """
 RECORDED_INFO = """Blktag Info:
  (0)allocnode: id 0, shift 0, nchild=2, nall 5120, nfree 4861, next 0
@@ -77,9 +76,23 @@ def test_parse_info_reads_the_chunk_count():
     assert parse_info('') == dict(chunks=None)
 
 
-def test_argument_spec_and_minimum():
-    assert pfs_argument_spec() == dict(cluster=dict(type='str', default='disk'), pfs_path=dict(type='path'))
-    assert PFS_MIN_DISK_BYTES == 10737418240
+def test_the_minimum_and_its_hint_agree_with_the_recorded_refusal():
+    # the real pfs refused a 5 GiB disk with rc 234 and formatted one of exactly 10 GiB
+    refused = transcripts.find('pfs-files.txt', 'pfs -C disk mkfs nvme3n1')
+    assert refused.rc == pfs_utils.RC_TOO_SMALL
+    assert 'pbd disk size must be greater than 10GB!' in refused.stderr
+    assert 5 * GIB < PFS_MIN_DISK_BYTES <= 10 * GIB
+    assert '%d bytes' % PFS_MIN_DISK_BYTES in pfs_utils.MKFS_HINTS[pfs_utils.RC_TOO_SMALL]
+
+
+def test_a_module_takes_the_cluster_and_tool_path_options():
+    with patch_module_args({'cluster': 'other', 'pfs_path': '/opt/pfs'}):
+        module = AnsibleModule(argument_spec=pfs_argument_spec())
+    given = Pfs(module, module.params['cluster'], module.params['pfs_path'])
+    assert (given.cluster, given.binary) == ('other', '/opt/pfs')
+    with patch_module_args({}):
+        defaults = AnsibleModule(argument_spec=pfs_argument_spec()).params
+    assert (defaults['cluster'], defaults['pfs_path']) == ('disk', None)
 
 
 def test_pfs_error_names_command_rc_and_stderr():
@@ -97,7 +110,7 @@ def state(tmp_path, fake_bin, monkeypatch):
     pfs_state.install(fake_bin, names=('pfs',))
     pfs_state.make_state(path, disks={
         'nvme2n1': pfs_state.disk(20 * GIB), 'ten': pfs_state.disk(10 * GIB), 'small': pfs_state.disk(5 * GIB),
-        'fs': pfs_state.disk(20 * GIB, formatted=True)}, cmd_record=False)
+        'fs': pfs_state.disk(20 * GIB, formatted=True)})
     return path
 
 
@@ -125,8 +138,11 @@ def test_binary_comes_from_pfs_path_or_a_search(monkeypatch):
 
 
 def test_the_fake_replays_the_recorded_fresh_mkfs_exactly(pfs):
+    recorded = transcripts.find('pfs-files.txt', 'pfs -C disk mkfs nvme2n1', nth=1)   # after /var/run/pfs was made
     result = pfs.run(['mkfs', 'nvme2n1'])
-    assert (result.rc, result.stdout, result.stderr) == (0, RECORDED_MKFS_20G, RECORDED_MKFS_20G_STDERR)
+    assert (result.rc, result.stdout, transcripts.normalise(result.stderr)) == \
+        (recorded.rc, recorded.stdout, transcripts.normalise(recorded.stderr))
+    assert result.stdout == RECORDED_MKFS_20G
     assert result.argv == [pfs.binary, '-C', 'disk', 'mkfs', 'nvme2n1']
     assert pfs.run(['info', 'nvme2n1']).stdout == RECORDED_INFO
 
@@ -135,8 +151,8 @@ def test_is_formatted_follows_ls_exit_codes(pfs):
     assert pfs.is_formatted('nvme2n1') is False   # rc 5
     assert pfs.is_formatted('fs') is True          # rc 0
     with pytest.raises(PfsError) as caught:
-        pfs.is_formatted('nodisk')                 # rc 22
-    assert caught.value.result.rc == 22
+        pfs.is_formatted('nodisk')                 # no /dev/nodisk: rc 255, no output
+    assert caught.value.result.rc == 255 and 'cannot tell whether nodisk holds PFS' in str(caught.value)
 
 
 def test_mkfs_fresh_then_refused_then_forced(pfs, state):
@@ -204,3 +220,102 @@ def test_ls_and_exists_on_an_unformatted_disk_raise(pfs):
 
 def test_info_returns_chunks(pfs):
     assert pfs.info('fs') == dict(chunks=2)
+
+
+# ---- reasons, the root hint and the run directory, on the recorded outputs ----------------
+
+def recorded_result(command, nth=0):
+    run = transcripts.find('pfs-files.txt', command, nth)
+    return PfsResult(command.split(), run.rc, run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize('command, nth, expected', [
+    ('runuser -u postgres -- pfs -C disk cp -r /tmp/sd /nvme2n1/', 0, ['cp failed: Input/output error']),
+    ('pfs -C disk mkfs nvme3n1', 0, ['pfs mkfs failed!', 'mkfs failed: impl specific',
+                                     'pbd disk size must be greater than 10GB!']),
+    ('pfs -C disk mkfs nvme2n1', 0, ['pfs mkfs failed!', 'mkfs failed: No such file or directory',
+                                     'cant open file /var/run/pfs/nvme2n1-paxos-hostid, err=-1, errno=2',
+                                     'paxos_hostid_local_lock:473 failed, error 13: Permission denied']),
+    ('pfs -C disk mkfs nvme2n1', 2, ["mkfs isn't allowed because that chunk 0 maybe already formatted. "
+                                     "If you are sure to do mkfs, run 'mkfs -f' instead."]),
+    ('pfs -C disk cp -r /tmp/nosuchdir /nvme2n1/', 0, ['cp failed: No such file or directory']),
+    ('pfs -C disk ls /nvme2n1/missing', 0, ['ls failed: No such file or directory']),
+])
+def test_reason_lines_keep_the_verdicts_and_err_lines_of_recorded_failures(command, nth, expected):
+    result = recorded_result(command, nth)
+    assert result.rc != 0
+    assert pfs_utils.reason_lines(result) == expected
+
+
+def test_reason_lines_drop_the_trace_of_every_recorded_failure():
+    failures = [run for run in transcripts.load('pfs-files.txt') if run.rc != 0 and ' pfs ' in ' %s ' % run.command]
+    assert len(failures) >= 15
+    for run in failures:
+        lines = pfs_utils.reason_lines(PfsResult(run.command.split(), run.rc, run.stdout, run.stderr))
+        assert len(lines) <= 5, run.command
+        assert not [line for line in lines if ' INF ' in line or 'INF [' in line or 'pfs build version' in line
+                    or 'caller:' in line or line.startswith('pfs tool cmd record:')], (run.command, lines)
+        for error in re.findall(r' ERR \[\d+\] (.*)$', run.stderr, re.M):
+            assert error.strip() in lines, (run.command, error, lines)
+
+
+def test_pfs_error_of_a_recorded_mkfs_names_the_reason_without_the_trace():
+    error = PfsError(recorded_result('pfs -C disk mkfs nvme3n1'), pfs_utils.MKFS_HINTS[234])
+    assert str(error) == ("'pfs -C disk mkfs nvme3n1' failed with rc 234 (PFS needs a disk of at least 10 GiB "
+                          "(10737418240 bytes)): pfs mkfs failed! | mkfs failed: impl specific | "
+                          "pbd disk size must be greater than 10GB!")
+
+
+def test_needs_root_hint_for_a_write_that_failed_with_an_io_error_as_another_user(monkeypatch):
+    result = recorded_result('runuser -u postgres -- pfs -C disk cp -r /tmp/sd /nvme2n1/')
+    monkeypatch.setattr(pfs_utils.os, 'geteuid', lambda: 1000)
+    hint = pfs_utils.needs_root_hint(['cp', '-r', '/tmp/sd', '/nvme2n1/'], result)
+    assert 'pfs cp opens the disk read-write, which needs root' in hint and 'uid 1000' in hint
+    assert pfs_utils.needs_root_hint(['ls', '/nvme2n1/'], result) is None
+    other = recorded_result('pfs -C disk cp -r /tmp/nosuchdir /nvme2n1/')
+    assert pfs_utils.needs_root_hint(['cp', '-r', '/tmp/nosuchdir', '/nvme2n1/'], other) is None
+    monkeypatch.setattr(pfs_utils.os, 'geteuid', lambda: 0)
+    assert pfs_utils.needs_root_hint(['cp', '-r', '/tmp/sd', '/nvme2n1/'], result) is None
+
+
+@pytest.mark.parametrize('command', ['runuser -u postgres -- pfs -C disk mkdir /nvme2n1/y',
+                                     'runuser -u postgres -- pfs -C disk rm -r /nvme2n1/x'])
+def test_needs_root_hint_for_a_silent_write_failure_as_another_user(monkeypatch, command):
+    result = recorded_result(command)
+    assert (result.rc, result.stdout, result.stderr) == (255, '', '')
+    monkeypatch.setattr(pfs_utils.os, 'geteuid', lambda: 1000)
+    assert pfs_utils.needs_root_hint(command.split()[7:], result)
+
+
+def test_a_write_as_another_user_fails_like_the_real_one_and_says_why(pfs, monkeypatch, tmp_path):
+    (tmp_path / 'sd').mkdir()
+    monkeypatch.setenv('FAKE_PFS_NONROOT', '1')
+    monkeypatch.setattr(pfs_utils.os, 'geteuid', lambda: 1000)
+    with pytest.raises(PfsError) as caught:
+        pfs.cp_r(str(tmp_path / 'sd'), '/fs/')
+    assert caught.value.result.rc == 255
+    assert str(caught.value).endswith('(pfs cp opens the disk read-write, which needs root; this ran as uid 1000: '
+                                      'run it as root (become without become_user)): cp failed: Input/output error')
+
+
+def test_ensure_run_dir_creates_a_folder_every_client_may_write(pfs_run_dir):
+    assert pfs_utils.RUN_DIR == str(pfs_run_dir) != '/var/run/pfs'   # no unit test touches the real one
+    assert not pfs_run_dir.exists()
+    pfs_utils.ensure_run_dir()
+    assert pfs_run_dir.is_dir() and pfs_run_dir.stat().st_mode & 0o7777 == 0o777
+    pfs_run_dir.chmod(0o755)
+    pfs_utils.ensure_run_dir()                     # an existing folder is left as it is
+    assert pfs_run_dir.stat().st_mode & 0o7777 == 0o755
+    other = pfs_run_dir.parent / 'elsewhere' / 'pfs'
+    pfs_utils.ensure_run_dir(str(other))
+    assert other.is_dir() and other.stat().st_mode & 0o777 == 0o777
+
+
+def test_writes_make_the_run_dir_first_without_it_pfs_fails_as_recorded(pfs, pfs_run_dir, monkeypatch):
+    assert pfs.mkdir('/fs/x') is True and pfs_run_dir.is_dir()
+    pfs_run_dir.rmdir()
+    assert pfs.ls('/fs/') is not None and not pfs_run_dir.exists()    # reads do not need it
+    monkeypatch.setattr(pfs_utils, 'ensure_run_dir', lambda path=None: None)
+    with pytest.raises(PfsError) as caught:
+        pfs.mkdir('/fs/y')
+    assert (caught.value.result.rc, caught.value.result.stdout, caught.value.result.stderr) == (255, '', '')

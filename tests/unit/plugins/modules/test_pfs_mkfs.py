@@ -114,10 +114,17 @@ def test_force_wipes_a_foreign_filesystem_with_dash_f(run_module, lab):
     assert lab.disk()['foreign'] is None
 
 
-def test_force_reformats_an_existing_pfs(run_module, lab):
+def test_force_leaves_an_existing_pfs_alone(run_module, lab):
     lab.setup(nvme2n1=pfs_state.disk(20 * GIB, formatted=True, files={'x': {'kind': 'Dir'}}))
     result = run_module(pfs_mkfs, lab.args(force=True))
-    assert result['changed'] and result['formatted_before'] and result['forced']
+    assert result['changed'] is False and result['formatted_before'] and not result['forced']
+    assert lab.mkfs_calls() == [] and 'x' in lab.disk()['files']
+
+
+def test_reformat_formats_an_existing_pfs_again(run_module, lab):
+    lab.setup(nvme2n1=pfs_state.disk(20 * GIB, formatted=True, files={'x': {'kind': 'Dir'}}))
+    result = run_module(pfs_mkfs, lab.args(reformat=True))
+    assert result['changed'] and result['formatted_before'] and result['forced'] and result['chunks'] == 2
     assert lab.mkfs_calls() == [['mkfs', '-f', 'nvme2n1']]
     assert 'x' not in lab.disk()['files']
 
@@ -130,24 +137,37 @@ def test_force_on_a_blank_disk_does_not_pass_dash_f(run_module, lab):
 
 
 def test_refuses_to_format_while_pfsdaemon_serves_the_disk(run_module, lab):
+    # the module's refusal is the only guard: the real mkfs -f formats under a running pfsd,
+    # even while a client has the disk mounted through it (recorded in pfs-files.txt)
     lab.setup(nvme2n1=pfs_state.disk(20 * GIB, formatted=True))
+    pfs_state.show_daemon(pfs_state.read_state(lab.state), 'nvme2n1', 50, 1)   # as start_pfsd.sh leaves it
+    result = run_module(pfs_mkfs, lab.args(reformat=True, pfsd_run_dir=str(lab.tmp / 'run')))
+    assert result['failed'] and 'pfsdaemon (pid 50) serves nvme2n1' in result['msg']
+    assert 'state=stopped' in result['msg']
+    assert lab.mkfs_calls() == [] and lab.warnings == []
+
+
+def test_refuses_under_a_daemon_that_lost_its_pid_file_and_says_so(run_module, lab):
+    lab.setup(nvme2n1=pfs_state.disk(20 * GIB))
     pfs_state.add_process(lab.tmp / 'proc', 50, pfs_state.daemon_argv('nvme2n1', 1))
-    result = run_module(pfs_mkfs, lab.args(force=True, pfsd_run_dir=str(lab.tmp / 'run')))
+    result = run_module(pfs_mkfs, lab.args(pfsd_run_dir=str(lab.tmp / 'run')))
     assert result['failed'] and 'pid 50' in result['msg'] and 'state=stopped' in result['msg']
     assert lab.mkfs_calls() == []
-    assert lab.warnings == ['pfsdaemon -p nvme2n1 runs as pid 50, but %s is missing'
+    assert lab.warnings == ['pfsdaemon -p nvme2n1 runs as pid 50 but holds no lock on %s: another daemon for '
+                            'the disk may have been started, or the file was removed'
                             % (lab.tmp / 'run' / 'pfsd_nvme2n1.pid')]
 
 
-def test_a_refusal_from_pfs_itself_is_reported_with_its_rc(run_module, lab):
-    # pfsd mounted the disk but is invisible from here (another pid namespace): pfs says 16
-    lab.setup(nvme2n1=pfs_state.disk(20 * GIB))
-    state = pfs_state.read_state(lab.state)
-    state['daemons'] = {'nvme2n1': {'pid': 50, 'workers': 1}}
-    pfs_state.write_state(lab.state, state)
+def test_a_refusal_from_pfs_itself_is_reported_with_its_rc(run_module, lab, monkeypatch):
+    # the disk got PFS between the module's look and mkfs (another host formatted it): pfs says 16
+    lab.setup(nvme2n1=pfs_state.disk(20 * GIB, formatted=True))
+    monkeypatch.setattr(pfs_mkfs.Pfs, 'is_formatted', lambda self, disk: False)
     result = run_module(pfs_mkfs, lab.args())
-    assert result['failed'] and result['rc'] == 16 and 'pfsd has it mounted' in result['msg']
-    assert result['stdout'] == 'pfs tool cmd record:mkfs nvme2n1 \n'
+    assert result['failed'] and result['rc'] == 16 and 'already holds PFS; only reformat' in result['msg']
+    assert result['msg'].endswith("mkfs isn't allowed because that chunk 0 maybe already formatted. "
+                                  "If you are sure to do mkfs, run 'mkfs -f' instead.")
+    assert result['stdout'] == '' and result['stderr'].startswith('pfs tool cmd record:mkfs nvme2n1 \n')
+    assert lab.mkfs_calls() == [['mkfs', 'nvme2n1']]
 
 
 def test_check_mode_predicts_without_formatting(run_module, lab):
@@ -163,10 +183,10 @@ def test_check_mode_predicts_without_formatting(run_module, lab):
 
 def test_fails_when_pfs_cannot_tell_the_format(run_module, lab, monkeypatch):
     lab.setup()
-    (lab.tmp / 'dev' / 'ghost').write_text('')   # a node the fake pfs cannot open: rc 22
+    (lab.tmp / 'dev' / 'ghost').write_text('')   # a node pfs cannot open: rc 255, no output (recorded)
     monkeypatch.setattr(pfs_mkfs, 'device_size', lambda path: 20 * GIB)
     result = run_module(pfs_mkfs, lab.args(disk='ghost'))
-    assert result['failed'] and result['rc'] == 22 and 'cannot tell whether ghost holds PFS' in result['msg']
+    assert result['failed'] and result['rc'] == 255 and 'cannot tell whether ghost holds PFS' in result['msg']
 
 
 def test_fails_when_mkfs_claims_success_but_no_pfs_appears(run_module, lab, monkeypatch):

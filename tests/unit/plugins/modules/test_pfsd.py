@@ -48,6 +48,13 @@ def lab(tmp_path, fake_bin, monkeypatch):
         def state(self):
             return pfs_state.read_state(state)
 
+        def stop_daemon(self, stopped=True):
+            pfs_state.stop_daemon(state, 'nvme2n1', stopped)
+
+        def log(self):
+            path = tmp_path / 'log' / 'pfsd-nvme2n1' / 'pfsd.log'
+            return path.read_text() if path.exists() else ''
+
     lab = Lab()
     lab.warnings = warnings
     return lab
@@ -57,11 +64,14 @@ def test_starts_the_daemon_then_reports_no_change(run_module, lab):
     lab.setup()
     result = run_module(pfsd, lab.args(), diff=True)
     assert 'failed' not in result and result['changed'] is True
-    assert (result['pid'], result['workers'], result['pidfile_pid'], result['state']) == (50, 1, 50, 'started')
+    assert (result['pid'], result['workers'], result['pidfile_locked'], result['state']) == (50, 1, True, 'started')
+    # the pid file names the parent that wrote it before forking, as recorded; the lock ties it to the daemon
+    assert (lab.tmp / 'run' / 'pfsd_nvme2n1.pid').read_text() == '49'
     assert result['diff'] == {'before': {'running': False, 'pid': None, 'workers': None},
                               'after': {'running': True, 'pid': 50, 'workers': 1}}
     assert lab.calls('start_pfsd.sh') == [['-p', 'nvme2n1', '-w', '1']]
-    assert ['-C', 'disk', 'ls', '/nvme2n1/'] in lab.calls('pfs')   # waited until it serves
+    assert ['-C', 'disk', 'ls', '/nvme2n1/'] in lab.calls('pfs')   # waited until it serves a client
+    assert lab.log().count('mount successed for nvme2n1') == 1
 
     again = run_module(pfsd, lab.args())
     assert again['changed'] is False and again['pid'] == 50
@@ -104,9 +114,10 @@ def test_stops_the_daemon_then_reports_no_change(run_module, lab):
     lab.setup()
     run_module(pfsd, lab.args())
     result = run_module(pfsd, lab.args(state='stopped'), diff=True)
-    assert result['changed'] is True and result['pid'] is None and result['pidfile_pid'] is None
+    assert result['changed'] is True and result['pid'] is None and result['pidfile_locked'] is False
     assert result['diff']['after'] == {'running': False, 'pid': None, 'workers': None}
     assert not (lab.tmp / 'proc' / '50').exists()
+    assert (lab.tmp / 'run' / 'pfsd_nvme2n1.pid').exists()     # stop_pfsd.sh leaves it, as recorded
     again = run_module(pfsd, lab.args(state='stopped'))
     assert again['changed'] is False and lab.calls('stop_pfsd.sh') == [['nvme2n1']]
 
@@ -138,9 +149,10 @@ def test_refuses_to_start_for_an_unformatted_disk(run_module, lab):
 
 def test_fails_when_pfs_cannot_read_the_disk(run_module, lab):
     lab.setup(disks={})
-    (lab.tmp / 'dev' / 'nvme2n1').write_text('')   # node exists, but the fake pfs cannot open it: rc 22
+    (lab.tmp / 'dev' / 'nvme2n1').write_text('')   # node exists, but pfs cannot open it: rc 255, no output
     result = run_module(pfsd, lab.args())
-    assert result['failed'] and 'rc 22' in result['msg'] and lab.calls('start_pfsd.sh') == []
+    assert result['failed'] and 'rc 255' in result['msg'] and 'cannot tell whether nvme2n1 holds PFS' in result['msg']
+    assert lab.calls('start_pfsd.sh') == []
 
 
 def test_names_the_process_that_fools_start_pfsd(run_module, lab):
@@ -177,16 +189,83 @@ def test_stop_trusts_proc_not_the_script(run_module, lab):
     pfs_state.add_process(lab.tmp / 'proc', 77, pfs_state.daemon_argv('nvme2n1', 1))
     result = run_module(pfsd, lab.args(state='stopped', timeout=0))
     assert result['failed'] and 'pfsdaemon -p nvme2n1 not exist' in result['msg']
-    assert lab.warnings == ['pfsdaemon -p nvme2n1 runs as pid 77, but %s is missing'
+    assert lab.warnings == ['pfsdaemon -p nvme2n1 runs as pid 77 but holds no lock on %s: another daemon for '
+                            'the disk may have been started, or the file was removed'
                             % (lab.tmp / 'run' / 'pfsd_nvme2n1.pid')]
 
 
-def test_warns_about_a_stale_pid_file_and_starts(run_module, lab):
+def test_starts_over_a_stale_pid_file_without_a_word(run_module, lab):
+    # stop_pfsd.sh leaves the pid file behind (recorded): a stale file is normal, only the lock counts
     lab.setup()
-    (lab.tmp / 'run' / 'pfsd_nvme2n1.pid').write_text('12\n')
+    (lab.tmp / 'run' / 'pfsd_nvme2n1.pid').write_text('572')
     result = run_module(pfsd, lab.args())
-    assert result['changed'] and result['pid'] == 50
-    assert 'stale pid file' in lab.warnings[0]
+    assert result['changed'] and result['pid'] == 50 and result['pidfile_locked'] is True
+    assert lab.warnings == [] and (lab.tmp / 'run' / 'pfsd_nvme2n1.pid').read_text() == '49'
+
+
+def test_a_second_daemon_for_the_disk_is_warned_about(run_module, lab):
+    lab.setup()
+    run_module(pfsd, lab.args())
+    pfs_state.add_process(lab.tmp / 'proc', 80, pfs_state.daemon_argv('nvme2n1', 1))
+    result = run_module(pfsd, lab.args())
+    assert result['changed'] is False and result['pid'] == 50 and result['pidfile_locked'] is True
+    assert lab.warnings == ['several pfsdaemon processes serve nvme2n1: 50, 80']
+
+
+# ---- readiness: a daemon is up once it served a client (its log says so) --------------------
+
+def test_a_running_daemon_that_serves_nobody_fails_started(run_module, lab):
+    lab.setup()
+    run_module(pfsd, lab.args())
+    lab.stop_daemon()                       # as after SIGSTOP: still in /proc, holds its lock, answers nobody
+    calls = len(lab.calls('pfs'))
+    result = run_module(pfsd, lab.args(timeout=0))
+    assert result['failed'] and 'runs (pid 50) but serves no client' in result['msg']
+    assert 'restart it (state=restarted)' in result['msg']
+    # pfs ls itself succeeded (it reads the disk without pfsd); only the log told
+    assert lab.calls('pfs')[calls:] == [['-C', 'disk', 'ls', '/nvme2n1/']]
+    assert lab.log().count('mount successed for nvme2n1') == 1       # the first run's, not this one's
+    assert lab.calls('start_pfsd.sh') == [['-p', 'nvme2n1', '-w', '1']]
+
+
+def test_a_served_client_makes_started_report_no_change(run_module, lab):
+    lab.setup()
+    run_module(pfsd, lab.args())
+    lab.stop_daemon(False)
+    result = run_module(pfsd, lab.args(timeout=0))
+    assert 'failed' not in result and result['changed'] is False
+    assert lab.log().count('mount successed for nvme2n1') == 2
+
+
+def test_a_fresh_daemon_that_serves_nobody_did_not_come_up(run_module, lab):
+    lab.setup(daemon_hangs=True)
+    result = run_module(pfsd, lab.args(timeout=0))
+    assert result['failed'] and 'pfsdaemon -p nvme2n1 did not come up within 0s (pid now: 50)' in result['msg']
+    assert 'listen thread start working.' in result['msg']                      # the log's tail
+    assert ['-C', 'disk', 'ls', '/nvme2n1/'] in lab.calls('pfs')
+
+
+def test_an_old_mount_line_in_the_log_does_not_count(run_module, lab):
+    lab.setup(daemon_hangs=True)
+    log = lab.tmp / 'log' / 'pfsd-nvme2n1' / 'pfsd.log'
+    log.parent.mkdir(parents=True)
+    log.write_text('2026-11-25 14:01:33.468386|INFO |pfsd_chnl_shm.cc:58|mount successed for nvme2n1\n')
+    result = run_module(pfsd, lab.args(timeout=0))
+    assert result['failed'] and 'did not come up' in result['msg']
+
+
+def test_waits_until_the_daemon_serves(run_module, lab, monkeypatch):
+    lab.setup(daemon_hangs=True)
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 3:
+            lab.stop_daemon(False)          # it answers from the fourth try on
+    monkeypatch.setattr(pfsd.time, 'sleep', sleep)
+    result = run_module(pfsd, lab.args(timeout=60))
+    assert 'failed' not in result and result['changed'] and len(waits) == 3
+    assert lab.calls('pfs').count(['-C', 'disk', 'ls', '/nvme2n1/']) == 4 + 1   # 1: the format check
 
 
 def test_fails_on_other_script_errors(run_module, lab):

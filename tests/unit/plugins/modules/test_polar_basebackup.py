@@ -1,6 +1,8 @@
 import json
 import os
 import pathlib
+import pwd
+import subprocess
 import sys
 import types
 
@@ -15,9 +17,27 @@ import pfs_state  # noqa: E402
 PRIMARY_SYSID = '7449000000000000001'
 
 
+@pytest.fixture(autouse=True)
+def one_process_per_run(monkeypatch):
+    """A real run is a process of its own, whose end releases its flock on data_dir's folder.
+    Here runs share the test's process: a run's lock is released when the next run starts."""
+    held = []
+    lock = polar_basebackup.BaseBackup.lock
+
+    def lock_after_the_last_run_ended(self):
+        while held:
+            os.close(held.pop())
+        lock(self)
+        held.append(self.lock_fd)
+    monkeypatch.setattr(polar_basebackup.BaseBackup, 'lock', lock_after_the_last_run_ended)
+    yield
+    for fd in held:
+        os.close(fd)
+
+
 @pytest.fixture
 def lab(fake_bin, tmp_path, monkeypatch):
-    for name in ('psql', 'pg_controldata', 'polar_basebackup'):
+    for name in ('psql', 'pg_controldata', 'polar_basebackup', 'runuser'):
         os.symlink(FAKES / name, fake_bin / name)
     os.symlink(FAKES / 'polar_basebackup', fake_bin / 'pg_basebackup')
     pfs_state.install(fake_bin, names=('pfs',))
@@ -28,7 +48,9 @@ def lab(fake_bin, tmp_path, monkeypatch):
     for name, value in (('FAKE_PFS_STATE', state), ('FAKE_BASEBACKUP_LOG', tmp_path / 'basebackup.log'),
                         ('FAKE_PSQL_LOG', tmp_path / 'psql.log'), ('FAKE_PG_SYSID', PRIMARY_SYSID)):
         monkeypatch.setenv(name, str(value))
-    monkeypatch.delenv('FAKE_BASEBACKUP_FAIL', raising=False)
+    for name in ('FAKE_BASEBACKUP_FAIL', 'FAKE_BASEBACKUP_DIRECT', 'FAKE_BASEBACKUP_FIRST_DIR',
+                 'FAKE_BASEBACKUP_FAIL_DIR', 'FAKE_BASEBACKUP_LAYOUT', 'FAKE_RUNUSER_LOG'):
+        monkeypatch.delenv(name, raising=False)
     return types.SimpleNamespace(state=state, home=home, data_dir=home / 'standby', tmp=tmp_path,
                                  marker=home / '.standby.polar_basebackup.json')
 
@@ -80,7 +102,9 @@ def test_postgresql_engine_backs_up_once_with_the_password_only_in_the_environme
     assert (lab.data_dir / 'standby.signal').exists()
 
 
-def test_direct_mode_writes_the_shared_data_into_pfs(run_module, lab):
+def test_direct_mode_writes_the_shared_data_into_pfs_with_a_tool_that_can(run_module, lab, monkeypatch):
+    # not PolarDB 15.8's polar_basebackup (it cannot, as recorded): a build whose extractor writes through PFS
+    monkeypatch.setenv('FAKE_BASEBACKUP_DIRECT', 'works')
     result = run_module(polar_basebackup, args(lab, mode='direct'))
     assert result['changed'] and result['mode_used'] == 'direct', result
     [call] = backup_calls(lab)
@@ -93,10 +117,15 @@ def test_direct_mode_writes_the_shared_data_into_pfs(run_module, lab):
     assert run_module(polar_basebackup, args(lab, mode='direct'))['changed'] is False
 
 
-def test_auto_falls_back_to_staged_on_the_known_shared_storage_error(run_module, lab, monkeypatch):
-    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'shared-storage')
+@pytest.mark.parametrize('first_dir', ['global', 'base'])   # recorded with PolarDB 15.8; the seed's run
+def test_auto_falls_back_to_staged_when_the_direct_attempt_cannot_create_a_pfs_directory(
+        run_module, lab, monkeypatch, first_dir):
+    if first_dir != 'global':
+        monkeypatch.setenv('FAKE_BASEBACKUP_FIRST_DIR', first_dir)
     result = run_module(polar_basebackup, args(lab))
     assert result['changed'] and result['mode_used'] == 'staged', result
+    assert any('could not create directory /nvme2n1/shared_data/%s' % first_dir in action
+               for action in result['actions'])
     direct, staged = backup_calls(lab)
     assert '--polar_disk_name=nvme2n1' in direct['argv']
     staging_copy = str(lab.home / 'standby.staging' / 'shared_data')
@@ -108,13 +137,107 @@ def test_auto_falls_back_to_staged_on_the_known_shared_storage_error(run_module,
     assert any('fell back to staged' in action for action in result['actions'])
 
 
-def test_direct_failure_removes_what_it_created_and_reports_the_tool_error(run_module, lab, monkeypatch):
-    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'shared-storage')
+def test_direct_failure_removes_what_it_created_and_reports_the_tool_error(run_module, lab):
     result = run_module(polar_basebackup, args(lab, mode='direct'))
     assert result['failed'] and 'polar_basebackup failed with rc 1' in result['msg']
-    assert 'could not create directory "/nvme2n1/shared_data/base"' in result['stderr_tail']
+    assert 'polar_basebackup: error: could not create directory "/nvme2n1/shared_data/global": ' \
+           'No such file or directory' in result['stderr_tail']
+    assert 'polar_basebackup: removing data directory "/nvme2n1/shared_data"' in result['stderr_tail']
     assert '--polar_disk_name=nvme2n1' in result['cmd'] and 's3cret' not in result['cmd']
     assert not lab.data_dir.exists() and shared_files(lab) == [] and not lab.marker.exists()
+
+
+@pytest.mark.parametrize('where', [
+    'DATA/pg_tblspc_target/PG_15_202209061',   # a tablespace's folder on the local disk
+    '/nvme2n1/shared_data2/global',            # beside polar_datadir, not under it
+    '/nvme2n1/global',                         # the disk's root
+])
+def test_auto_does_not_fall_back_for_a_directory_outside_polar_datadir(run_module, lab, monkeypatch, where):
+    monkeypatch.setenv('FAKE_BASEBACKUP_FAIL_DIR', where.replace('DATA', str(lab.home)))
+    result = run_module(polar_basebackup, args(lab))
+    assert result['failed'] and 'polar_basebackup failed with rc 1' in result['msg']
+    assert 'could not create directory "%s"' % where.replace('DATA', str(lab.home)) in result['stderr_tail']
+    [direct] = backup_calls(lab)                                # no staged attempt
+    assert '--polar_disk_name=nvme2n1' in direct['argv']
+    assert not any('fell back' in action for action in result['actions'])
+    assert not lab.data_dir.exists() and shared_files(lab) == [] and not lab.marker.exists()
+
+
+def test_direct_mode_never_falls_back(run_module, lab):
+    result = run_module(polar_basebackup, args(lab, mode='direct'))
+    assert result['failed'] and len(backup_calls(lab)) == 1
+
+
+@pytest.fixture
+def owner(lab, tmp_path, monkeypatch):
+    """The module as root with owner=nobody: the tools run through (a fake) runuser, chown is recorded."""
+    try:
+        entry = pwd.getpwnam('nobody')
+    except KeyError:
+        pytest.skip('no user nobody on this host')
+    monkeypatch.setenv('FAKE_RUNUSER_LOG', str(tmp_path / 'runuser.log'))
+    monkeypatch.setattr(polar_basebackup.os, 'geteuid', lambda: 0)
+    chowned = []
+    monkeypatch.setattr(polar_basebackup.os, 'chown', lambda path, uid, gid: chowned.append((str(path), uid, gid)))
+
+    def runs():
+        path = tmp_path / 'runuser.log'
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return types.SimpleNamespace(entry=entry, chowned=chowned, runs=runs)
+
+
+def test_owner_runs_the_tools_as_that_user_and_gives_it_what_the_module_creates(run_module, lab, owner):
+    result = run_module(polar_basebackup, args(lab, owner='nobody'))
+    assert result['changed'] and result['mode_used'] == 'staged', result
+    runs = owner.runs()
+    assert [os.path.basename(run['argv'][0]) for run in runs] == ['psql', 'polar_basebackup', 'polar_basebackup']
+    assert {run['user'] for run in runs} == {'nobody'}
+    assert '--polar_disk_name=nvme2n1' in runs[1]['argv'] and '--polar_disk_name=nvme2n1' not in runs[2]['argv']
+    # pfs writes (cp of the staged copy, rm) ran as root, not through runuser: they need root (recorded)
+    assert ['pfs', '-C', 'disk', 'cp', '-r', str(lab.home / 'standby.staging' / 'shared_data'), '/nvme2n1/'] \
+        in pfs_state.calls(lab.state)
+    ids = (owner.entry.pw_uid, owner.entry.pw_gid)
+    assert (str(lab.home / 'standby.staging'), ) + ids in owner.chowned
+    assert (str(lab.home / '.standby.polar_basebackup.json.tmp'), ) + ids in owner.chowned
+    assert (str(lab.data_dir / 'standby.signal'), ) + ids in owner.chowned
+
+
+def test_a_pfs_write_run_as_another_user_would_fail_as_recorded(run_module, lab, owner, fake_bin):
+    # what owner= avoids: through runuser, the fake pfs behaves as the real one does for a non-root user
+    source = lab.tmp / 'sd'
+    source.mkdir()
+    run = subprocess.run([str(fake_bin / 'runuser'), '-u', 'nobody', '--', str(fake_bin / 'pfs'), '-C', 'disk',
+                          'cp', '-r', str(source), '/nvme2n1/'], capture_output=True, text=True)
+    assert (run.returncode, run.stdout) == (255, 'cp failed: Input/output error\n')
+
+
+def test_owner_set_to_the_user_the_module_runs_as_changes_nothing(run_module, lab, owner, monkeypatch):
+    monkeypatch.setattr(polar_basebackup.os, 'geteuid', lambda: owner.entry.pw_uid)
+    result = run_module(polar_basebackup, args(lab, owner='nobody'))
+    assert result['changed'] and owner.runs() == [] and owner.chowned == []
+
+
+def test_owner_needs_the_module_to_run_as_root(run_module, lab, owner, monkeypatch):
+    monkeypatch.setattr(polar_basebackup.os, 'geteuid', lambda: 1000 if owner.entry.pw_uid != 1000 else 1001)
+    result = run_module(polar_basebackup, args(lab, owner='nobody'))
+    assert result['failed'] and result['msg'] == (
+        'owner=nobody needs the module to run as root (become: true, no become_user): it runs the PostgreSQL '
+        'tools as nobody and PFS writes as root.')
+    assert owner.runs() == [] and backup_calls(lab) == [] and not lab.data_dir.exists()
+
+
+def test_owner_must_be_a_user(run_module, lab, owner):
+    result = run_module(polar_basebackup, args(lab, owner='no-such-user-here'))
+    assert result['failed'] and result['msg'] == 'owner no-such-user-here is not a user on this host.'
+
+
+def test_a_second_run_after_a_polardb_backup_with_the_recorded_layout_changes_nothing(run_module, lab, monkeypatch):
+    monkeypatch.setenv('FAKE_BASEBACKUP_LAYOUT', 'recorded')
+    first = run_module(polar_basebackup, args(lab))
+    assert first['changed'] and first['mode_used'] == 'staged'
+    assert os.listdir(lab.data_dir / 'global') == [] and 'shared_data/global/pg_control' in shared_files(lab)
+    again = run_module(polar_basebackup, args(lab))
+    assert again.get('failed') is None and again['changed'] is False, again.get('msg')
 
 
 def test_staged_mode_keeps_a_staging_dir_it_did_not_create(run_module, lab):
@@ -151,22 +274,23 @@ def test_shared_data_on_pfs_is_refused_unless_force_which_keeps_the_directory(ru
                                                'shared_data/old': {'kind': 'File', 'size': 5,
                                                                    'mtime': pfs_state.now()}})
     pfs_state.write_state(lab.state, state)
-    refused = run_module(polar_basebackup, args(lab, mode='direct'))
+    refused = run_module(polar_basebackup, args(lab))
     assert refused['failed'] and 'polar_datadir /nvme2n1/shared_data on PFS is not empty (1 entries: old)' \
         in refused['msg']
-    forced = run_module(polar_basebackup, args(lab, mode='direct', force=True))
-    assert forced['changed'] and 'shared_data/old' not in shared_files(lab)
+    forced = run_module(polar_basebackup, args(lab, force=True))
+    assert forced['changed'] and forced['mode_used'] == 'staged' and 'shared_data/old' not in shared_files(lab)
+    assert 'shared_data/base/1/1249' in shared_files(lab)
     assert ['pfs', '-C', 'disk', 'rm', '-r', '/nvme2n1/shared_data/old'] in pfs_state.calls(lab.state)
     assert ['pfs', '-C', 'disk', 'rm', '-r', '/nvme2n1/shared_data'] not in pfs_state.calls(lab.state)
 
 
 def test_a_copy_of_the_primary_without_its_shared_data_is_refused(run_module, lab):
-    run_module(polar_basebackup, args(lab, mode='direct'))
+    assert run_module(polar_basebackup, args(lab))['mode_used'] == 'staged'
     state = pfs_state.read_state(lab.state)
     state['disks']['nvme2n1']['files'] = pfs_state.formatted_files()
     pfs_state.write_state(lab.state, state)
-    result = run_module(polar_basebackup, args(lab, mode='direct'))
-    assert result['failed'] and 'holds a copy of the primary' in result['msg'] and 'missing or empty' in result['msg']
+    result = run_module(polar_basebackup, args(lab))
+    assert result['failed'] and 'no pg_control' in result['msg'] and 'missing or empty' in result['msg']
 
 
 def test_check_mode_writes_nothing(run_module, lab):
@@ -194,8 +318,8 @@ def test_leftovers_of_a_run_that_died_are_cleaned_without_force(run_module, lab,
     checked = run_module(polar_basebackup, args(lab, mode='direct'), check_mode=True)
     assert checked['changed'] and 'interrupted run' in checked['actions'][0] and lab.marker.exists()
 
-    resumed = run_module(polar_basebackup, args(lab, mode='direct'))
-    assert resumed['changed'] and resumed['mode_used'] == 'direct' and not lab.marker.exists()
+    resumed = run_module(polar_basebackup, args(lab))
+    assert resumed['changed'] and resumed['mode_used'] == 'staged' and not lab.marker.exists()
     assert 'shared_data/base/1/1249' in shared_files(lab)
 
 

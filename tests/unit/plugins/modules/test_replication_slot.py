@@ -43,6 +43,19 @@ def test_creates_a_missing_physical_slot_then_reports_no_change(run_module, serv
     assert again['changed'] is False and again['slot']['name'] == 'standby1'
 
 
+def test_a_slot_another_run_creates_meanwhile_is_found_not_an_error(run_module, server):
+    server.races['standby1'] = dict(slot_type='physical')
+    result = run_module(replication_slot, args(immediately_reserve=True))
+    assert result.get('failed') is None, result.get('msg')
+    assert result['changed'] is False and result['slot']['slot_type'] == 'physical'
+
+
+def test_a_slot_of_another_type_created_meanwhile_is_a_conflict(run_module, server):
+    server.races['standby1'] = dict(slot_type='logical', plugin='pgoutput')
+    result = run_module(replication_slot, args())
+    assert result['failed'] and 'standby1 exists as a logical slot, not physical' in result['msg']
+
+
 def test_logical_slot_gets_test_decoding_unless_a_plugin_is_given(run_module, server):
     result = run_module(replication_slot, args(slot_type='logical'))
     assert result['slot']['plugin'] == 'test_decoding'
