@@ -241,3 +241,22 @@ def test_absent_when_image_and_devices_are_gone(run_module, lab):
     lab.add_loop(0, '/disk.img')
     result = run_module(loop_device, absent(lab, remove_image=True))
     assert result['changed'] is False and result['device'] is None and lab.calls() == []
+
+
+def test_waits_for_the_image_folders_lock_before_deciding(run_module, lab):
+    import fcntl
+    import threading
+    holder = os.open(os.path.dirname(lab.image), os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)   # another run, deciding about the same folder
+    results = []
+    worker = threading.Thread(target=lambda: results.append(run_module(loop_device, args(lab))))
+    worker.start()
+    try:
+        worker.join(0.5)
+        assert worker.is_alive() and lab.calls() == [] and not os.path.exists(lab.image), \
+            'decided while another run held the folder'
+    finally:
+        os.close(holder)
+    worker.join(10)
+    assert results and results[0]['attached'] is True
+    assert [call for call in lab.calls() if call.startswith('--direct-io')] != []
