@@ -59,23 +59,25 @@ sanity: venv
 	$(ANSIBLE_ENV) tests/sanity/run.sh
 
 # Every test lab has a prefix of its own: the lab `make demo` built (no prefix,
-# or POLARDB_LAB_PREFIX) is never touched by the tests.
+# or POLARDB_LAB_PREFIX) is never touched by the tests. TEST_PREFIX goes in
+# front of them all, for two test runs on one Docker engine.
+TEST_PREFIX ?=
 # pytest against the Docker lab (tests/integration): the lab itself, and the
 # modules on real loop devices and a real PostgreSQL 15.
 test-lab: venv docker
-	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=it- $(BIN)/pytest tests/integration
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)it- $(BIN)/pytest tests/integration
 
 test-integration: venv docker
-	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=mol- $(BIN)/molecule test -s default
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)mol- $(BIN)/molecule test -s default
 
 # Faults and recovery (tests/faults): their own lab, broken on purpose, then removed.
 test-faults: venv docker
-	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=faults- $(BIN)/pytest -v --durations=0 tests/faults
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)faults- $(BIN)/pytest -v --durations=0 tests/faults
 
 # The polardb scenario and the PolarDB faults on real binaries (POLARDB_SRC_DIR
 # or POLARDB_IMAGE); skipped, saying how to give them, without either.
 test-polardb: venv docker
-	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=pmol- tests/polardb/run.sh
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)pmol- POLARDB_FAULTS_PREFIX=$(TEST_PREFIX)pfaults- tests/polardb/run.sh
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force

@@ -1,8 +1,9 @@
 """What the lab tests share: ansible-playbook runs, docker, psql in the lab's containers.
 
 Imported as ``labtools`` (pytest.ini puts tests/ on the path) by
-tests/integration, tests/faults and molecule/default/tests. Everything is
-named after POLARDB_LAB_PREFIX, so tests only ever touch their own lab.
+tests/integration, tests/faults, tests/faults_polardb and the molecule scenarios'
+tests. Everything is named after POLARDB_LAB_PREFIX, so tests only ever touch
+their own lab.
 """
 import json
 import os
@@ -18,6 +19,7 @@ PREFIX = os.environ.get("POLARDB_LAB_PREFIX", "")
 NETWORK = PREFIX + "polardb-lab"
 LAB_DATA = pathlib.Path(os.environ.get("POLARDB_LAB_DATA", PROJECT / ".lab" / NETWORK))
 SOCKET_DIR = "/var/run/postgresql"
+POLARDB_BIN = "/home/postgres/tmp_polardb_pg_15_base/bin"
 RECAP_LINE = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -143,12 +145,19 @@ def loop_device_behind_alias(host, alias="/dev/nvme2n1", image="/data/VirtualDis
 class Database:
     """psql on one lab host, as the postgres user over the local socket."""
 
+    psql = "psql"
+    socket_dir = SOCKET_DIR
+
     def __init__(self, name):
         self.name = name
 
+    def exec_args(self, *args, interactive=False):
+        """Arguments of `docker` that run psql ARGS on this host (-i keeps its standard input open)."""
+        return ["exec", *(["-i"] if interactive else []), "-u", "postgres", PREFIX + self.name,
+                self.psql, "-h", self.socket_dir, "-X", *args]
+
     def run(self, sql, timeout=60):
-        return docker("exec", "-u", "postgres", PREFIX + self.name, "psql", "-h", SOCKET_DIR, "-AtX",
-                      "-v", "ON_ERROR_STOP=1", "-c", sql, check=False, timeout=timeout)
+        return docker(*self.exec_args("-At", "-v", "ON_ERROR_STOP=1", "-c", sql), check=False, timeout=timeout)
 
     def query(self, sql, timeout=60):
         result = self.run(sql, timeout=timeout)
@@ -169,6 +178,13 @@ class Database:
                 return value
             time.sleep(1)
         raise AssertionError("%s: %r gave %r, not %r within %ss" % (self.name, sql, value, expected, timeout))
+
+
+class PolarDatabase(Database):
+    """PolarDB's own psql, its socket in /tmp."""
+
+    psql = POLARDB_BIN + "/psql"
+    socket_dir = "/tmp"
 
 
 class Lab:

@@ -8,7 +8,6 @@ writer, the measurements and the session itself are shared with
 tests/faults_polardb (tests/faultlab.py).
 """
 import json
-import shutil
 
 import pytest
 import yaml
@@ -33,23 +32,6 @@ class FaultLab(faultlab.FaultLab):
     primary_data = PRIMARY_DATA
     pg_bin = PG_BIN
     password = PASSWORD
-
-    def inventory(self, name, standbys=(), host_vars=None):
-        """A copy of inventory/lab with more standbys and host variables."""
-        folder = self.tmp / name
-        if folder.exists():
-            shutil.rmtree(folder)
-        shutil.copytree(labtools.PROJECT / "inventory" / "lab", folder)
-        hosts_file = folder / "hosts.yml"
-        hosts = yaml.safe_load(hosts_file.read_text())
-        group = hosts["all"]["children"]["polardb"]["children"]["standby"]["hosts"]
-        for host in standbys:
-            group[host] = {"ansible_docker_host": "{{ polardb_lab_prefix }}%s" % host}
-        hosts_file.write_text(yaml.safe_dump(hosts))
-        for host, values in (host_vars or {}).items():
-            (folder / "host_vars").mkdir(exist_ok=True)
-            (folder / "host_vars" / ("%s.yml" % host)).write_text(yaml.safe_dump(values))
-        return str(folder)
 
     def fingerprint(self):
         """What a run that changes nothing leaves exactly as it was, on pb1 and pb3."""

@@ -17,4 +17,4 @@ if [ -n "${POLARDB_IMAGE:-}" ] && ! docker image inspect "$POLARDB_IMAGE" >/dev/
 fi
 scripts/build-images.sh
 molecule test -s polardb
-POLARDB_ENGINE=polardb POLARDB_LAB_PREFIX=pfaults- pytest -v --durations=0 tests/faults_polardb
+POLARDB_ENGINE=polardb POLARDB_LAB_PREFIX=${POLARDB_FAULTS_PREFIX:-pfaults-} pytest -v --durations=0 tests/faults_polardb

@@ -2,15 +2,7 @@
 import pytest
 import testinfra
 
-from labtools import PREFIX, Database, docker
-
-POLARDB_BIN = "/home/postgres/tmp_polardb_pg_15_base/bin"
-
-
-class PolarDatabase(Database):
-    def run(self, sql, timeout=60):
-        return docker("exec", "-u", "postgres", PREFIX + self.name, POLARDB_BIN + "/psql", "-h", "/tmp",
-                      "-AtX", "-v", "ON_ERROR_STOP=1", "-c", sql, check=False, timeout=timeout)
+from labtools import PREFIX, PolarDatabase
 
 
 @pytest.fixture(scope="session")
