@@ -222,6 +222,10 @@ def session_lab(fault_lab, suite, before_lab=None):
     if not labtools.PREFIX:
         pytest.exit("Set POLARDB_LAB_PREFIX (%s): these tests break their lab and remove it at the end, so they "
                     "never run on the unprefixed lab of `make demo`." % suite, returncode=4)
+    # A run killed before its teardown leaves containers that hold an old
+    # cluster (a second standby, say): this suite's prefix is its own, so it
+    # starts from nothing.
+    tear_down()
     if before_lab:
         before_lab()
     try:
