@@ -559,11 +559,14 @@ class BaseBackup(object):
         if self.data_dir not in owned and local_sysid == primary_sysid and (shared is None or shared.entries):
             return None
         in_the_way = [loc for loc in self.locations.values() if loc.entries and loc.path not in owned]
-        self.refuse_under_a_running_server()
         problems = [self.blocker(loc, local_sysid, primary_sysid) for loc in in_the_way]
         if problems and not self.params['force']:
-            raise BackupFailed('Refusing to back up: %s. Set force=true to clear their contents and back up.'
-                               % '; '.join(problems))
+            pid = self.running_server()
+            raise BackupFailed('Refusing to back up: %s. Set force=true to clear their contents and back up%s.'
+                               % ('; '.join(problems), '' if pid is None else
+                                  ', once the server running there (pid %d) is stopped (pg_ctl stop -D %s)'
+                                  % (pid, self.data_dir)))
+        self.refuse_under_a_running_server()
         return in_the_way
 
     def running_server(self):

@@ -37,6 +37,10 @@ def assert_refused(lab, run, *messages):
     pytest.param(("-e", "polardb_engine=postgress"),
                  [r"polardb_engine must be one of: polardb, postgresql, got: postgress"],
                  id="engine-misspelled"),
+    # cert made initdb write a pg_hba.conf the server rejects: it is no longer offered.
+    pytest.param(("-e", "primary_hba_method=cert"),
+                 [r"primary_hba_method must be one of: scram-sha-256, md5, got: cert"],
+                 id="hba-method-cert"),
 ])
 def test_bad_variable_is_refused_and_changes_nothing(lab, args, messages):
     before = lab.fingerprint()

@@ -1,6 +1,7 @@
 import pytest
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names
 from ansible_collections.polardb.cluster.plugins.filter.shared_disk import shared_disk
 from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
 
@@ -40,3 +41,24 @@ def test_a_disk_named_differently_names_both_hosts():
 def test_a_host_id_that_is_not_a_number_is_a_problem():
     problems = shared_disk(['pb1'], {'pb1': {'polardb_host_id': 'one'}}, '/dev/nvme1n1')['problems']
     assert problems == ["pb1 has polardb_host_id 'one', which is not a number"]
+
+
+GETENT_AHOSTS_PB3 = ["172.21.0.4      STREAM pb3", "172.21.0.4      DGRAM  ", "172.21.0.4      RAW    ",
+                     "fd00::4         STREAM ", "fd00::4         DGRAM  "]
+
+
+def test_literals_are_kept_and_names_count_by_what_they_resolve_to():
+    addresses = ['pb3', '192.0.2.30', ' 2001:DB8:0::30 ']
+    assert host_names(addresses) == ['pb3']
+    assert hba_sources(addresses, GETENT_AHOSTS_PB3) == ['192.0.2.30/32', '2001:db8::30/128', '172.21.0.4/32',
+                                                         'fd00::4/128']
+
+
+def test_one_address_given_as_a_string_and_each_source_once():
+    assert hba_sources('192.0.2.30', ['192.0.2.30 STREAM 192.0.2.30']) == ['192.0.2.30/32']
+    assert host_names('2001:db8::30') == [] and host_names('pb3') == ['pb3']
+
+
+def test_no_address_at_all_is_an_error():
+    with pytest.raises(AnsibleFilterError):
+        hba_sources([])

@@ -40,6 +40,18 @@ def test_force_never_empties_the_data_dir_of_a_running_server(run_module, lab, r
     assert sorted(os.listdir(lab.data_dir)) == ['PG_VERSION', 'postmaster.pid']
 
 
+def test_without_force_the_refusal_names_the_data_and_the_server_running_on_it(run_module, lab, running_server):
+    lab.data_dir.mkdir()
+    (lab.data_dir / 'PG_VERSION').write_text('15\n')
+    plant_running_server(lab, running_server)
+    result = run_module(polar_basebackup, args(lab))
+    assert result['failed']
+    assert result['msg'].startswith('Refusing to back up: data_dir %s holds 2 entries' % lab.data_dir), result['msg']
+    assert result['msg'].endswith('once the server running there (pid %d) is stopped (pg_ctl stop -D %s).'
+                                  % (running_server.pid, lab.data_dir)), result['msg']
+    assert sorted(os.listdir(lab.data_dir)) == ['PG_VERSION', 'postmaster.pid']
+
+
 def test_a_stale_postmaster_pid_does_not_block_a_forced_rebuild(run_module, lab, running_server):
     lab.data_dir.mkdir()
     (lab.data_dir / 'PG_VERSION').write_text('15\n')

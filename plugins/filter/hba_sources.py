@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 polardb.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pg_hba.conf sources (one host-sized CIDR per address) of a follower."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+
+from ansible.errors import AnsibleFilterError
+
+
+def literal_address(value):
+    """The ip_address of value when it is an IP literal, else None."""
+    try:
+        return ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        return None
+
+
+def host_cidr(address):
+    return '%s/%d' % (address.compressed, address.max_prefixlen)
+
+
+def as_list(addresses):
+    return [addresses] if isinstance(addresses, (str, bytes)) else list(addresses or ())
+
+
+def host_names(addresses):
+    """The entries of addresses that are names, which need resolving."""
+    return [str(value).strip() for value in as_list(addresses) if literal_address(value) is None]
+
+
+def hba_sources(addresses, resolved=()):
+    """One /32 or /128 per address: literals as given, names by `getent ahosts` lines.
+
+    Literals are never looked up: a host without IPv6 configured (most
+    containers) cannot resolve even an IPv6 literal.
+    """
+    addresses = as_list(addresses)
+    if not addresses:
+        raise AnsibleFilterError('hba_sources expects at least one address or host name')
+    sources = []
+    for value in addresses:
+        address = literal_address(value)
+        if address is not None and host_cidr(address) not in sources:
+            sources.append(host_cidr(address))
+    for line in resolved or ():
+        fields = str(line).split()
+        address = literal_address(fields[0]) if fields else None
+        if address is not None and host_cidr(address) not in sources:
+            sources.append(host_cidr(address))
+    return sources
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'hba_sources': hba_sources, 'host_names': host_names}
