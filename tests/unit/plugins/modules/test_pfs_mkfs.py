@@ -217,3 +217,15 @@ def test_looks_for_pfs_on_path_and_in_usr_local_bin_and_fails_without_it(run_mod
     result = run_module(pfs_mkfs, dict(disk='nvme2n1'))
     assert result['failed'] and 'executable "pfs"' in result['msg']
     assert asked == [('pfs', True, ['/usr/local/bin'])]
+
+
+def test_a_device_whose_size_cannot_be_read_fails_with_a_message_not_a_traceback(run_module, lab, monkeypatch):
+    lab.setup(nvme2n1=pfs_state.disk(20 * GIB))
+
+    def denied(path):
+        raise PermissionError(13, 'Permission denied', path)
+    monkeypatch.setattr(pfs_mkfs, 'device_size', denied)
+    result = run_module(pfs_mkfs, lab.args())
+    assert result['failed'] and result['msg'].startswith('Cannot read the size of ')
+    assert 'Permission denied' in result['msg'] and 'block device this user may open' in result['msg']
+    assert lab.mkfs_calls() == []

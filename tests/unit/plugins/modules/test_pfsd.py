@@ -276,6 +276,7 @@ def test_fails_on_other_script_errors(run_module, lab):
     script.chmod(0o755)
     result = run_module(pfsd, lab.args())
     assert result['failed'] and result['rc'] == 3 and result['stderr'].strip() == 'permission denied'
+    assert result['msg'] == 'start_pfsd.sh -p nvme2n1 failed with rc 3: permission denied', result['msg']
 
 
 def test_fails_when_the_scripts_are_missing(run_module, lab):
