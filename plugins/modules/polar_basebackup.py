@@ -241,6 +241,11 @@ MARKER_SUFFIX = '.polar_basebackup.json'
 SHARED_STORAGE_ERROR = re.compile(r'could not create directory "([^"]+)": No such file or directory')
 START_LSN = re.compile(r'write-ahead log start point: (\S+) on timeline')
 SYSTEM_IDENTIFIER = re.compile(r'^Database system identifier:\s*(\d+)\s*$', re.M)
+CLUSTER_STATE = re.compile(r'^Database cluster state:\s*(.+?)\s*$', re.M)
+CHECKPOINT_TIMELINE = re.compile(r"^Latest checkpoint's TimeLineID:\s*(\d+)\s*$", re.M)
+# What pg_control says of a server that ran (or runs) as a primary: a standby
+# says 'in archive recovery' or 'shut down in recovery'.
+PRIMARY_STATES = ('in production', 'shut down', 'shutting down')
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}  # the output is parsed
 STDERR_TAIL_LINES = 20
 MAX_RATE = re.compile(r'^\d+[kM]?$')
@@ -297,6 +302,8 @@ class BaseBackup(object):
                                         '.%s%s' % (os.path.basename(self.data_dir), MARKER_SUFFIX))
         self.lock_fd = None
         self.actions = []
+        self.primary_timeline = None
+        self.local_control = {}
         self.pfs = None
         self.owner = self.resolve_owner(params['owner'])
         self.locations = {'data_dir': Location('local', self.data_dir, 'data_dir')}
@@ -376,11 +383,12 @@ class BaseBackup(object):
         argv, rc, out, err = self.run([self.tool('psql'), '-w', conninfo, '-AtXc', 'IDENTIFY_SYSTEM'],
                                       env=cli_env(self.params))
         fields = out.strip().splitlines()[0].split('|') if rc == 0 and out.strip() else []
-        if len(fields) < 3 or not fields[0].isdigit():
+        if len(fields) < 3 or not fields[0].isdigit() or not fields[1].isdigit():
             raise BackupFailed('Could not ask the primary %s for its system identifier (IDENTIFY_SYSTEM over a '
                                'replication connection; the role needs REPLICATION and a pg_hba.conf '
                                '"replication" entry): %s' % (describe_target(self.params), client_error(err or out)),
                                argv, rc, err or out)
+        self.primary_timeline = int(fields[1])
         return fields[0]
 
     def local_system_identifier(self):
@@ -409,9 +417,33 @@ class BaseBackup(object):
             shutil.rmtree(scratch, ignore_errors=True)
 
     def controldata_identifier(self, folder):
+        """The system identifier pg_control in folder names; its timeline and state go to local_control."""
         argv, rc, out, err = self.run([self.tool('pg_controldata'), folder])
         match = SYSTEM_IDENTIFIER.search(out) if rc == 0 else None
+        state, timeline = CLUSTER_STATE.search(out or ''), CHECKPOINT_TIMELINE.search(out or '')
+        self.local_control = dict(state=state.group(1) if state else None,
+                                  timeline=int(timeline.group(1)) if timeline else None)
         return match.group(1) if match else 'unreadable (%s)' % (err.strip() or 'rc %d' % rc)
+
+    def promotion(self, local_sysid, primary_sysid):
+        """Why data_dir, a cluster of the primary's system, is no longer a copy of it; else None.
+
+        A promoted standby keeps the system identifier: its timeline (ahead of
+        the primary's) or its state (a primary's, with neither standby.signal
+        nor a backup label) tells it apart. Never made a standby again here.
+        """
+        if local_sysid != primary_sysid:
+            return None
+        state, timeline = self.local_control.get('state'), self.local_control.get('timeline')
+        ahead = timeline is not None and timeline > self.primary_timeline
+        ran_as_primary = state in PRIMARY_STATES and not any(
+            os.path.exists(os.path.join(self.data_dir, name)) for name in ('standby.signal', 'backup_label'))
+        if not (ahead or ran_as_primary):
+            return None
+        return ('data_dir %s holds the primary\'s system (identifier %s) but was promoted: it is on timeline %s '
+                '(cluster state: %s), the primary on timeline %d. It is no longer a copy of the primary: make this '
+                'host the primary in the inventory, or rebuild it as a standby (playbooks/rebuild.yml)'
+                % (self.data_dir, local_sysid, timeline, state, self.primary_timeline))
 
     def inspect(self):
         for location in self.locations.values():
@@ -539,6 +571,9 @@ class BaseBackup(object):
     def blocker(self, location, local_sysid, primary_sysid):
         """Why a non-empty location may not be overwritten without force."""
         count = len(location.entries)
+        promoted = self.promotion(local_sysid, primary_sysid) if location.label == 'data_dir' else None
+        if promoted:
+            return promoted
         if location.label == 'data_dir' and local_sysid == primary_sysid:
             return ('data_dir %s holds a copy of the primary (system identifier %s) but polar_datadir %s on PFS '
                     'is missing or empty' % (location.path, primary_sysid, self.polar_datadir))
@@ -556,7 +591,8 @@ class BaseBackup(object):
     def plan(self, primary_sysid, local_sysid, owned):
         """None when up to date, else the locations force would have to clear."""
         shared = self.locations.get('polar_datadir')
-        if self.data_dir not in owned and local_sysid == primary_sysid and (shared is None or shared.entries):
+        if self.data_dir not in owned and local_sysid == primary_sysid and (shared is None or shared.entries) \
+                and not self.promotion(local_sysid, primary_sysid):
             return None
         in_the_way = [loc for loc in self.locations.values() if loc.entries and loc.path not in owned]
         problems = [self.blocker(loc, local_sysid, primary_sysid) for loc in in_the_way]

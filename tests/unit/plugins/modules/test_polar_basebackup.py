@@ -260,6 +260,43 @@ def test_another_cluster_in_data_dir_is_refused_then_replaced_with_force(run_mod
     assert forced['changed'] and 'sysid=%s' % PRIMARY_SYSID in (lab.data_dir / 'global' / 'pg_control').read_text()
 
 
+def test_a_promoted_copy_of_the_primary_is_never_made_a_standby_again_unless_forced(run_module, lab):
+    assert run_module(polar_basebackup, args(lab, engine='postgresql'))['changed']
+    # What promotion leaves: the server ran as a primary, no standby.signal, no backup label.
+    for name in ('standby.signal', 'backup_label'):
+        (lab.data_dir / name).unlink(missing_ok=True)
+    (lab.data_dir / 'global' / 'pg_control').write_text('sysid=%s state=in_production timeline=2\n' % PRIMARY_SYSID)
+    refused = run_module(polar_basebackup, args(lab, engine='postgresql'))
+    assert refused['failed'] and 'holds the primary\'s system (identifier %s) but was promoted: it is on timeline 2 ' \
+        '(cluster state: in production), the primary on timeline 1' % PRIMARY_SYSID in refused['msg'], refused['msg']
+    assert 'rebuild.yml' in refused['msg'] and not (lab.data_dir / 'standby.signal').exists()
+    assert run_module(polar_basebackup, args(lab, engine='postgresql'), check_mode=True)['failed']
+    assert len(backup_calls(lab)) == 1
+
+    forced = run_module(polar_basebackup, args(lab, engine='postgresql', force=True))
+    assert forced['changed'] and len(backup_calls(lab)) == 2 and (lab.data_dir / 'standby.signal').exists()
+
+
+@pytest.mark.parametrize('control, signal', [('state=in_archive_recovery timeline=2', True),
+                                             ('state=shut_down timeline=1', False)])
+def test_a_later_timeline_or_a_primary_state_tells_a_promoted_copy(run_module, lab, control, signal):
+    assert run_module(polar_basebackup, args(lab, engine='postgresql'))['changed']
+    (lab.data_dir / 'backup_label').unlink(missing_ok=True)
+    if not signal:
+        (lab.data_dir / 'standby.signal').unlink()
+    (lab.data_dir / 'global' / 'pg_control').write_text('sysid=%s %s\n' % (PRIMARY_SYSID, control))
+    result = run_module(polar_basebackup, args(lab, engine='postgresql'))
+    assert result['failed'] and 'but was promoted' in result['msg'], result
+
+
+def test_a_standby_that_stopped_in_recovery_is_still_a_copy(run_module, lab):
+    assert run_module(polar_basebackup, args(lab, engine='postgresql'))['changed']
+    (lab.data_dir / 'backup_label').unlink(missing_ok=True)
+    (lab.data_dir / 'global' / 'pg_control').write_text('sysid=%s state=shut_down_in_recovery\n' % PRIMARY_SYSID)
+    again = run_module(polar_basebackup, args(lab, engine='postgresql'))
+    assert again.get('failed') is None and again['changed'] is False, again.get('msg')
+
+
 def test_a_non_empty_data_dir_is_refused_in_check_mode_too(run_module, lab):
     lab.data_dir.mkdir()
     (lab.data_dir / 'notes.txt').write_text('x')
