@@ -8,7 +8,7 @@ ANSIBLE_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.
 COLLECTION_LINK := .collections/ansible_collections/polardb/cluster
 
 .PHONY: help venv docker image lab lab-down demo status test test-unit test-integration \
-        test-lab test-faults test-polardb lint sanity build bench clean
+        test-lab test-faults test-lifecycle test-polardb lint sanity build bench clean
 
 help:
 	@echo "make demo        bring up the Docker lab (pb1, pb2, pb3) and build the standby on pb3"
@@ -47,7 +47,7 @@ demo: lab
 status: venv
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/status.yml
 
-test: test-unit lint sanity test-lab test-integration test-faults test-polardb
+test: test-unit lint sanity test-lab test-integration test-faults test-lifecycle test-polardb
 
 test-unit: venv
 	$(BIN)/pytest tests/unit
@@ -73,6 +73,11 @@ test-integration: venv docker
 # Faults and recovery (tests/faults): their own lab, broken on purpose, then removed.
 test-faults: venv docker
 	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)faults- $(BIN)/pytest -v --durations=0 tests/faults
+
+# The standby's life (tests/lifecycle: status, promote, switchover, rebuild,
+# remove) in the molecule scenario lifecycle, on its own lab.
+test-lifecycle: venv docker
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)life- $(BIN)/molecule test -s lifecycle
 
 # The polardb scenario and the PolarDB faults on real binaries (POLARDB_SRC_DIR
 # or POLARDB_IMAGE); skipped, saying how to give them, without either.

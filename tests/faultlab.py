@@ -25,6 +25,7 @@ TABLE = "fault_rows"
 # (which runs for pb1) still handles every follower.
 RERUN = ("site.yml", "--limit", "pb1,pb3")
 KEEP_LAB = "POLARDB_FAULTS_KEEP_LAB"
+CONVERGED = "POLARDB_LAB_CONVERGED"
 
 
 class Writer:
@@ -218,19 +219,26 @@ def assert_refused(run, *messages):
 
 
 def session_lab(fault_lab, suite, before_lab=None):
-    """Body of a suite's session fixture: build and converge the lab, yield fault_lab, remove the lab."""
+    """Body of a suite's session fixture: build and converge the lab, yield fault_lab, remove the lab.
+
+    With POLARDB_LAB_CONVERGED=1 the lab is someone else's to build and remove
+    (a molecule scenario's create, converge and destroy): it is only used.
+    """
     if not labtools.PREFIX:
         pytest.exit("Set POLARDB_LAB_PREFIX (%s): these tests break their lab and remove it at the end, so they "
                     "never run on the unprefixed lab of `make demo`." % suite, returncode=4)
+    owned = not os.environ.get(CONVERGED)
     # A run killed before its teardown leaves containers that hold an old
     # cluster (a second standby, say): this suite's prefix is its own, so it
     # starts from nothing.
-    tear_down()
-    if before_lab:
-        before_lab()
+    if owned:
+        tear_down()
+        if before_lab:
+            before_lab()
     try:
-        fault_lab.converge("playbooks/lab.yml")
-        fault_lab.converge("site.yml")
+        if owned:
+            fault_lab.converge("playbooks/lab.yml")
+            fault_lab.converge("site.yml")
         fault_lab.db("pb1").query(
             "CREATE TABLE IF NOT EXISTS %s (id bigserial PRIMARY KEY, tag text NOT NULL, payload text NOT NULL, "
             "written_at timestamptz NOT NULL DEFAULT clock_timestamp())" % TABLE)
@@ -240,7 +248,7 @@ def session_lab(fault_lab, suite, before_lab=None):
         yield fault_lab
     finally:
         # POLARDB_FAULTS_KEEP_LAB=1 keeps the lab, to look at it or run one case again.
-        if not os.environ.get(KEEP_LAB):
+        if owned and not os.environ.get(KEEP_LAB):
             tear_down()
 
 

@@ -1,0 +1,54 @@
+"""The standby's life on real PolarDB: pb3 promoted on its own PFS disk, the old inventory refused,
+pb1 back, pb3 rebuilt as its standby. Rows (count and md5) are compared at each step."""
+import re
+import time
+
+import faultlab
+
+PROMOTE = ("playbooks/promote.yml", "--limit", "pb3")
+
+
+def in_recovery(lab, host):
+    return lab.db(host).query("SELECT pg_is_in_recovery()") == "t"
+
+
+def test_pb3_is_promoted_only_with_pb1_fenced_and_takes_every_row(lab):
+    refused = lab.playbook(*PROMOTE)
+    faultlab.assert_refused(refused, r"The primary pb1 still accepts writes: promoting pb3 now would make two "
+                                     r"primaries of one system")
+    with lab.writer("before-failover"):
+        time.sleep(1)
+    lab.wait_caught_up()
+    committed = lab.rows("pb1")
+
+    run = lab.converge(*PROMOTE, "-e", "promote_fence_primary=true")
+    assert re.search(r"pb3 was promoted: it accepts writes on timeline 2\.", run.output), run.tail()
+    assert lab.sh("pb1", "%s/pg_ctl status -D %s >/dev/null || echo stopped" % (lab.bin, lab.primary_data),
+                  user="postgres", check=False) == "stopped"
+    assert not in_recovery(lab, "pb3") and lab.rows("pb3") == committed
+    # pb3 writes on its own PFS disk.
+    with faultlab.Writer(lab.db("pb3"), "on-promoted-pb3", lab.tmp):
+        time.sleep(1)
+    assert lab.rows("pb3")[0] > committed[0]
+
+
+def test_the_old_inventory_is_refused_before_any_change(lab):
+    run = lab.playbook("site.yml")
+    faultlab.assert_refused(run, r"pb3 was promoted: it runs as a primary on timeline 2\. The inventory still "
+                                 r"makes pb3 a follower of pb1")
+    assert not in_recovery(lab, "pb3")
+
+
+def test_pb3_rebuilt_from_pb1_is_its_standby_again(lab):
+    # The operator brings pb1 back; pb3's promoted data is then set aside and replaced.
+    lab.sh("pb1", "%s/pg_ctl start -w -t 120 -D %s -l %s/primary.log >/dev/null"
+           % (lab.bin, lab.primary_data, lab.home), user="postgres")
+    with lab.writer("during-rebuild"):
+        run = lab.converge("playbooks/rebuild.yml", "--limit", "pb3")
+    changed = faultlab.changed_tasks(run, "pb3")
+    assert "Stop the standby" in changed and "Set the old data aside" in changed, run.tail()
+    assert in_recovery(lab, "pb3")
+    assert lab.sh("pb3", "test -e %s.old || echo none" % lab.standby_data) == "none"
+    lab.assert_healthy()
+    site = lab.converge("site.yml")
+    assert all(count == 0 for count in site.changed.values()), site.tail()
