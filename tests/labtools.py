@@ -196,3 +196,15 @@ class Lab:
     docker = staticmethod(docker)
     in_container = staticmethod(in_container)
     attached_devices = staticmethod(attached_lab_devices)
+
+
+STATUS_JSON_TASK = "TASK [Replication status as JSON]"
+
+
+def status_document(output):
+    """What playbooks/status.yml -e status_format=json printed (its one task's msg), as a dict keyed by host."""
+    assert output.count(STATUS_JSON_TASK) == 1, output[-3000:]
+    printed = output[output.index(STATUS_JSON_TASK):]
+    printed = printed[printed.index("=> ") + len("=> "):]
+    result, _ = json.JSONDecoder().raw_decode(printed)
+    return result["msg"]

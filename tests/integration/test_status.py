@@ -4,16 +4,13 @@ The JSON document is what the task "Replication status as JSON" printed,
 parsed, not grepped. The standby is stopped with pg_ctl and started again
 with it, whatever the assertions say.
 """
-import json
-
 import pytest
 
-from labtools import Database
+from labtools import Database, status_document
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 STANDBY_DATA = "/var/lib/polardb/nvme2n1/standby"
 STANDBY_LOG = "/var/lib/polardb/nvme2n1/standby.log"
-JSON_TASK = "TASK [Replication status as JSON]"
 SLOT_ACTIVE = "SELECT active FROM pg_replication_slots WHERE slot_name = 'pb3'"
 PB3_STREAMING = ("SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid "
                  "WHERE s.slot_name = 'pb3' AND r.state = 'streaming'")
@@ -23,15 +20,6 @@ PB3_STREAMING = ("SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_repli
 def converged(lab):
     lab.playbook("site.yml")
     return lab
-
-
-def status_document(output):
-    """The msg of the one task "Replication status as JSON", as a dict keyed by host."""
-    assert output.count(JSON_TASK) == 1, output[-3000:]
-    printed = output[output.index(JSON_TASK):]
-    printed = printed[printed.index("=> ") + len("=> "):]
-    result, _ = json.JSONDecoder().raw_decode(printed)
-    return result["msg"]
 
 
 def followers_by_name(report):

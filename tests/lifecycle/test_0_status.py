@@ -1,0 +1,18 @@
+"""The status of the built cluster, as data: what the later steps change is read from it."""
+import labtools
+
+
+def test_status_json_shows_each_role_its_slot_and_the_wal_retention(lab):
+    run = lab.converge("playbooks/status.yml", "-e", "status_format=json")
+    status = labtools.status_document(run.output)
+    assert sorted(status) == ["pb1", "pb2", "pb3"]
+    primary, standby = status["pb1"], status["pb3"]
+    assert primary["role"] == "primary" and primary["timeline"] == 1
+    followers = dict((follower["name"], follower) for follower in primary["followers"])
+    assert followers["pb3"]["state"] == "streaming" and followers["pb3"]["slot"]["active"] is True
+    assert followers["pb3"]["slot"]["wal_status"] == "reserved" and followers["pb3"]["slot"]["safe_wal_size"] > 0
+    # The WAL a slot may hold back is bounded on the primary, and on the standby for when it is promoted.
+    assert primary["max_slot_wal_keep_size"] == standby["max_slot_wal_keep_size"] == "8GB"
+    assert standby["role"] == "standby" and standby["in_recovery"] is True and standby["timeline"] == 1
+    assert standby["receiver"]["status"] == "streaming" and standby["recovery_min_apply_delay"] == "0"
+    assert len(set(report["system_identifier"] for report in status.values())) == 1
