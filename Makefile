@@ -8,7 +8,7 @@ ANSIBLE_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.
 COLLECTION_LINK := .collections/ansible_collections/polardb/cluster
 
 .PHONY: help venv docker image lab lab-down demo status test test-unit test-integration \
-        test-lab test-faults test-lifecycle test-polardb lint sanity build bench clean
+        test-lab test-faults test-lifecycle test-ssh test-polardb lint sanity build bench clean
 
 help:
 	@echo "make demo        bring up the Docker lab (pb1, pb2, pb3) and build the standby on pb3"
@@ -47,7 +47,7 @@ demo: lab
 status: venv
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/status.yml
 
-test: test-unit lint sanity test-lab test-integration test-faults test-lifecycle test-polardb
+test: test-unit lint sanity test-lab test-integration test-faults test-lifecycle test-ssh test-polardb
 
 test-unit: venv
 	$(BIN)/pytest tests/unit
@@ -79,10 +79,16 @@ test-faults: venv docker
 test-lifecycle: venv docker
 	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)life- $(BIN)/molecule test -s lifecycle
 
-# The polardb scenario and the PolarDB faults on real binaries (POLARDB_SRC_DIR
+# Real servers (molecule scenario ssh): the lab reached only over SSH as an
+# unprivileged user with sudo, the collection installed from its tarball.
+test-ssh: venv docker
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)ssh- $(BIN)/molecule test -s ssh
+
+# The polardb and ssh scenarios and the PolarDB faults on real binaries (POLARDB_SRC_DIR
 # or POLARDB_IMAGE); skipped, saying how to give them, without either.
 test-polardb: venv docker
-	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)pmol- POLARDB_FAULTS_PREFIX=$(TEST_PREFIX)pfaults- tests/polardb/run.sh
+	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)pmol- POLARDB_SSH_PREFIX=$(TEST_PREFIX)pssh- \
+	  POLARDB_FAULTS_PREFIX=$(TEST_PREFIX)pfaults- tests/polardb/run.sh
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force

@@ -84,3 +84,14 @@ elif [ -n "${POLARDB_IMAGE:-}" ]; then
   polardb_recipe=$( (cat "$here"/images/polardb/*; docker image inspect --format '{{.Id}}' "$POLARDB_IMAGE") | sha256sum | cut -c1-16)
   build_layer "$polardb_lab_image" "$here/images/polardb" "$polardb_recipe" --build-arg "POLARDB_IMAGE=$POLARDB_IMAGE"
 fi
+
+# With POLARDB_LAB_SSH=true (the lab role's lab_ssh), each engine image that
+# exists also gets an sshd layer, IMAGE-ssh (images/ssh), for the ssh scenario.
+case "${POLARDB_LAB_SSH:-false}" in
+  1|true|True|yes)
+    for engine_image in "$lab_image" "$polardb_lab_image"; do
+      docker image inspect "$engine_image" >/dev/null 2>&1 || continue
+      ssh_recipe=$( (cat "$here"/images/ssh/*; docker image inspect --format '{{.Id}}' "$engine_image") | sha256sum | cut -c1-16)
+      build_layer "$engine_image-ssh" "$here/images/ssh" "$ssh_recipe" --build-arg "ENGINE_IMAGE=$engine_image"
+    done ;;
+esac

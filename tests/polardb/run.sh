@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the polardb molecule scenario and the PolarDB faults on the real
+# Runs the polardb molecule scenario, the ssh scenario (real servers: SSH,
+# sudo, installed collection) and the PolarDB faults on the real
 # binaries: an image compiled from POLARDB_SRC_DIR, or one built on
 # POLARDB_IMAGE. With neither, says that it is skipped and how to give them.
 set -euo pipefail
@@ -17,4 +18,5 @@ if [ -n "${POLARDB_IMAGE:-}" ] && ! docker image inspect "$POLARDB_IMAGE" >/dev/
 fi
 scripts/build-images.sh
 molecule test -s polardb
+POLARDB_ENGINE=polardb POLARDB_LAB_PREFIX=${POLARDB_SSH_PREFIX:-pssh-} molecule test -s ssh
 POLARDB_ENGINE=polardb POLARDB_LAB_PREFIX=${POLARDB_FAULTS_PREFIX:-pfaults-} pytest -v --durations=0 tests/faults_polardb
