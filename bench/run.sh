@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Times the operator's everyday runs on the Docker lab and compares them with
-# the targets in bench/targets.tsv. Reports; never fails on a slow number.
-# Uses its own lab (prefix bench-) so it can run beside other labs.
+# Times the site's runs and, in the same run, the same work done by hand
+# (bench/raw-postgresql.sh) and one `ansible -m ping` round, then prints each
+# figure with its ratio to what bench/targets.tsv compares it with. Reports;
+# never fails on a slow number. Uses its own lab (prefix bench-).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export POLARDB_LAB_PREFIX=${POLARDB_LAB_PREFIX:-bench-}
@@ -9,6 +10,9 @@ export ANSIBLE_NOCOLOR=1
 results=bench/results
 mkdir -p "$results"
 out="$results/$(date -u +%Y%m%dT%H%M%SZ).tsv"
+mount=/var/lib/polardb/nvme2n1
+bin=/usr/lib/postgresql/15/bin
+secret=lab-replication-secret  # inventory/lab's
 
 measure() {  # name, command...
   local name=$1; shift
@@ -19,21 +23,59 @@ measure() {  # name, command...
   awk -v n="$name" -v a="$start" -v b="$end" 'BEGIN {printf "%s\t%.1f\n", n, b - a}' >>"$out"
 }
 
-trap 'ansible-playbook playbooks/lab.yml -e lab_state=absent >/dev/null 2>&1 || true' EXIT
-ansible-playbook playbooks/lab.yml -e lab_state=absent >/dev/null
+with_standbys() {  # folder, hosts...: a copy of inventory/lab with more standbys
+  local folder=$1; shift
+  rm -rf "$folder" && cp -r inventory/lab "$folder"
+  python3 - "$folder/hosts.yml" "$@" <<'EOF'
+import sys, yaml
+path, hosts = sys.argv[1], sys.argv[2:]
+inventory = yaml.safe_load(open(path))
+standbys = inventory["all"]["children"]["polardb"]["children"]["standby"]["hosts"]
+standbys.update({host: {"ansible_docker_host": "{{ polardb_lab_prefix }}" + host} for host in hosts})
+yaml.safe_dump(inventory, open(path, "w"))
+EOF
+}
+
+lab_down() { ansible-playbook -i "$1" playbooks/lab.yml -e lab_state=absent; }
+in_pb3() { docker exec -u postgres "${POLARDB_LAB_PREFIX}pb3" sh -c "$1"; }
+
+one=$results/inventory-pb4
+three=$results/inventory-pb4-pb7
+with_standbys "$one" pb4
+with_standbys "$three" pb4 pb5 pb6 pb7
+trap 'lab_down "$three" >/dev/null 2>&1 || true' EXIT
+lab_down "$three" >/dev/null
+
+# The work by hand, on a lab of its own; then the teardown of a full lab.
+ansible-playbook playbooks/lab.yml >/dev/null
+measure raw_site bench/raw-postgresql.sh
+measure lab_down lab_down inventory/lab
+
 measure lab_up ansible-playbook playbooks/lab.yml
 measure lab_up_again ansible-playbook playbooks/lab.yml
 measure site_first_converge ansible-playbook site.yml
 measure site_no_change ansible-playbook site.yml
 measure site_check ansible-playbook site.yml --check
+measure ping_round ansible polardb -m ansible.builtin.ping
 measure storage_tag_on_pb3 ansible-playbook site.yml --tags storage --limit pb3
-measure lab_down ansible-playbook playbooks/lab.yml -e lab_state=absent
 
-printf '%-22s %8s %8s\n' step seconds target
-while IFS=$'\t' read -r name seconds; do
-  target=$(awk -F'\t' -v n="$name" '$1 == n {print $2}' bench/targets.tsv)
-  mark=""
-  [ -n "$target" ] && awk -v s="$seconds" -v t="$target" 'BEGIN {exit !(s > t)}' && mark="  over target"
-  printf '%-22s %8s %8s%s\n' "$name" "$seconds" "${target:--}" "$mark"
-done <"$out"
+# A base backup of a 1 GiB database: pg_basebackup by hand, then the module,
+# both from pb1 onto pb3's standby disk.
+docker exec -u postgres "${POLARDB_LAB_PREFIX}pb1" psql -X -q -c \
+  "CREATE TABLE bench_fill AS SELECT g AS id, repeat('x', 950) AS pad FROM generate_series(1, 1050000) g" \
+  >"$results/fill.log" 2>&1
+measure raw_basebackup_1gib in_pb3 \
+  "PGPASSWORD=$secret $bin/pg_basebackup -h pb1 -U replicator -D $mount/bench-raw -X stream -c fast"
+measure module_basebackup_1gib ansible pb3 -m polardb.cluster.polar_basebackup -a \
+  "engine=postgresql login_host=pb1 login_user=replicator login_password=$secret data_dir=$mount/bench-module
+   bin_dir=$bin owner=postgres standby_signal=false"
+docker exec "${POLARDB_LAB_PREFIX}pb3" rm -rf "$mount/bench-raw" "$mount/bench-module"
+
+# One more standby, then three more in one run (their containers first, untimed).
+ansible-playbook -i "$one" playbooks/lab.yml >/dev/null
+measure add_one_standby ansible-playbook -i "$one" site.yml
+ansible-playbook -i "$three" playbooks/lab.yml >/dev/null
+measure add_three_standbys ansible-playbook -i "$three" site.yml
+
+bench/report.py bench/targets.tsv "$out"
 echo "results: $out"

@@ -34,6 +34,10 @@ def assert_refused(lab, run, *messages):
                  [r"Could not ask the primary replicator@\S*pb1:5432 .*password authentication failed "
                   r"for user \\?\"replicator\\?\""],
                  id="wrong-replication-password"),
+    pytest.param(("-e", "polardb_bin_dir=/usr/lib/postgresql/14/bin"),
+                 [r"pb1 lacks postgres, pg_ctl, initdb, pg_basebackup, psql, pg_controldata in "
+                  r"/usr/lib/postgresql/14/bin \(engine postgresql\)"],
+                 id="binaries-missing"),
     pytest.param(("-e", "polardb_engine=postgress"),
                  [r"polardb_engine must be one of: polardb, postgresql, got: postgress"],
                  id="engine-misspelled"),

@@ -31,7 +31,7 @@ SHIPPED = [
     "playbooks/site.yml",
     "playbooks/lab.yml",
     "playbooks/primary.yml",
-    "playbooks/standby.yml",
+    "playbooks/followers.yml",
     "playbooks/verify.yml",
     "roles/standby/meta/argument_specs.yml",
     "plugins/modules/pfs_mkfs.py",
