@@ -51,4 +51,27 @@ options:
       - Seconds to wait for the connection to be established.
     type: int
     default: 10
+  ssl_mode:
+    description:
+      - Whether and how TLS is used (libpq C(sslmode)). C(verify-full) also
+        checks that the server's certificate names I(login_host).
+      - libpq ignores it over a Unix socket.
+    type: str
+    default: prefer
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+  ca_cert:
+    description:
+      - CA certificate (PEM file on the managed host) to check the server's
+        certificate against (libpq C(sslrootcert)).
+    type: path
+    aliases: [ssl_rootcert]
+  ssl_cert:
+    description:
+      - Client certificate (PEM file on the managed host), for servers that
+        authenticate with the C(cert) method (libpq C(sslcert)).
+    type: path
+  ssl_key:
+    description:
+      - Key of I(ssl_cert) (libpq C(sslkey)); libpq wants it readable by its owner only.
+    type: path
 '''

@@ -54,6 +54,21 @@ def hba_sources(addresses, resolved=()):
     return sources
 
 
+def subject_alt_names(addresses):
+    """What a certificate names: IP:... for IP literals, DNS:... for names, each once."""
+    names = []
+    for value in as_list(addresses):
+        value = str(value).strip()
+        address = literal_address(value)
+        name = 'IP:%s' % address.compressed if address is not None else 'DNS:%s' % value
+        if value and name not in names:
+            names.append(name)
+    if not names:
+        raise AnsibleFilterError('subject_alt_names expects at least one address or host name')
+    return names
+
+
 class FilterModule(object):
     def filters(self):
-        return {'hba_sources': hba_sources, 'host_names': host_names}
+        return {'hba_sources': hba_sources, 'host_names': host_names,
+                'subject_alt_names': subject_alt_names}

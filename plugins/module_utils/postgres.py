@@ -28,6 +28,7 @@ except ImportError:
     DatabaseError = ()  # catches nothing: connect() fails first
 
 POSTGRES_MUTUALLY_EXCLUSIVE = [['login_host', 'login_unix_socket']]
+SSL_MODES = ['allow', 'disable', 'prefer', 'require', 'verify-ca', 'verify-full']
 
 
 def postgres_common_argument_spec():
@@ -39,7 +40,20 @@ def postgres_common_argument_spec():
         login_password=dict(type='str', no_log=True, aliases=['password']),
         login_db=dict(type='str', default='postgres', aliases=['db', 'dbname']),
         connect_timeout=dict(type='int', default=10),
+        ssl_mode=dict(type='str', default='prefer', choices=SSL_MODES),
+        ca_cert=dict(type='path', aliases=['ssl_rootcert']),
+        ssl_cert=dict(type='path'),
+        ssl_key=dict(type='path', no_log=False),
     )
+
+
+# libpq keyword and environment variable of each TLS option.
+SSL_OPTIONS = (
+    ('ssl_mode', 'sslmode', 'PGSSLMODE'),
+    ('ca_cert', 'sslrootcert', 'PGSSLROOTCERT'),
+    ('ssl_cert', 'sslcert', 'PGSSLCERT'),
+    ('ssl_key', 'sslkey', 'PGSSLKEY'),
+)
 
 
 def libpq_params(params, with_password=True, **extra):
@@ -55,6 +69,8 @@ def libpq_params(params, with_password=True, **extra):
         dbname=params.get('login_db'),
         connect_timeout=params.get('connect_timeout'),
     )
+    for option, keyword, dummy in SSL_OPTIONS:
+        values[keyword] = params.get(option)
     if with_password:
         values['password'] = params.get('login_password')
     values.update(extra)
@@ -88,8 +104,11 @@ def cli_connection_args(params):
 
 
 def cli_env(params):
-    """Environment for command-line tools: the password and the timeout."""
+    """Environment for command-line tools: the password, the timeout and TLS."""
     env = {'PGCONNECT_TIMEOUT': str(params.get('connect_timeout') or 10)}
+    for option, dummy, variable in SSL_OPTIONS:
+        if params.get(option):
+            env[variable] = params[option]
     if params.get('login_password'):
         env['PGPASSWORD'] = params['login_password']
     return env

@@ -158,6 +158,8 @@ followers:
     - C(name) is the walsender's C(application_name), or the slot's name when
       nobody streams from it. The walsender's fields are null when nobody
       streams; C(slot) is null for a walsender that uses no slot.
+    - C(ssl) says whether the follower's connection uses TLS (C(pg_stat_ssl)),
+      C(ssl_version) with which protocol; both null when nobody streams.
     - C(lag_bytes) is how far the follower's replay is behind the primary's
       current WAL position; C(replay_lag_s) is C(replay_lag) in seconds (null
       when unknown, as it is while the primary is idle).
@@ -175,6 +177,8 @@ followers:
       lag_bytes: 0
       replay_lag_s: null
       sync_state: async
+      ssl: true
+      ssl_version: TLSv1.3
       slot:
         name: pb3
         active: true
@@ -241,6 +245,8 @@ SELECT
                        AS lag_bytes,
                    EXTRACT(EPOCH FROM sender.replay_lag)::float8 AS replay_lag_s,
                    sender.sync_state,
+                   sender.ssl,
+                   sender.ssl_version,
                    CASE WHEN slot.slot_name IS NOT NULL THEN pg_catalog.json_build_object(
                        'name', slot.slot_name,
                        'active', slot.active,
@@ -249,7 +255,9 @@ SELECT
                        'safe_wal_size', slot.safe_wal_size)
                    END AS slot
             FROM (SELECT * FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical') AS slot
-            FULL JOIN (SELECT * FROM pg_catalog.pg_stat_replication AS walsender
+            FULL JOIN (SELECT walsender.*, tls.ssl, tls.version AS ssl_version
+                       FROM pg_catalog.pg_stat_replication AS walsender
+                       LEFT JOIN pg_catalog.pg_stat_ssl AS tls ON tls.pid = walsender.pid
                        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots AS logical
                                          WHERE logical.slot_type = 'logical'
                                            AND logical.active_pid = walsender.pid)) AS sender

@@ -99,6 +99,9 @@ def test_the_followers_stream_from_the_primary_and_a_new_row_reaches_them():
     followers = {labtools.container_ip(CONTAINERS[group]) for group in ("replica", "standby")}
     streaming = primary.query("SELECT client_addr FROM pg_stat_replication WHERE state = 'streaming'")
     assert set(streaming.split()) == followers, streaming
+    # Every walsender over TLS.
+    assert primary.query("SELECT count(*) FILTER (WHERE ssl) || '/' || count(*) "
+                         "FROM pg_stat_replication JOIN pg_stat_ssl USING (pid)") == "2/2"
     primary.query("CREATE TABLE IF NOT EXISTS ssh_probe (id int); INSERT INTO ssh_probe VALUES (42)")
     expected = primary.query("SELECT count(*) FROM ssh_probe")
     for container in ("pb2", "pb3"):

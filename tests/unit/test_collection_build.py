@@ -1,6 +1,6 @@
 """The tarball an operator installs holds the collection, and none of a working checkout's state.
 
-The checkout's files are copied beside a lab's disk image, a venv, test
+The checkout's files are copied beside a lab's disk image and CA key, a venv, test
 caches, the .collections link back to the checkout and an older tarball, as
 a checkout has them after `make demo` and `make test`; the build must leave
 all of those out and keep what `ansible-playbook polardb.cluster.site` needs.
@@ -24,6 +24,8 @@ LOCAL_STATE = [
     ".cache/molecule/leftover",
     "bench/results/last.tsv",
     "polardb-cluster-0.1.0.tar.gz",
+    "inventory/lab/.polardb-tls/ca.key",
+    "inventory/ssh-example/.polardb-tls/db-primary-1.key",
 ]
 SHIPPED = [
     "MANIFEST.json",
@@ -73,9 +75,9 @@ def test_the_tarball_holds_the_playbooks_roles_modules_and_the_example_inventory
     assert set(SHIPPED) <= members, sorted(set(SHIPPED) - members)
 
 
-def test_the_tarball_holds_no_lab_data_venv_caches_or_older_tarballs(members):
+def test_the_tarball_holds_no_lab_data_keys_venv_caches_or_older_tarballs(members):
     local = [name for name in members
              if name.split("/")[0] in {".lab", ".venv", ".pytest_cache", ".ansible", ".cache", ".collections", ".git", ".ci"}
              or "__pycache__" in name.split("/") or name.endswith((".pyc", ".tar.gz", ".img"))
-             or name.startswith("bench/results")]
+             or name.startswith("bench/results") or ".polardb-tls" in name.split("/")]
     assert local == [], local

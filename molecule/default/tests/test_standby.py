@@ -27,11 +27,12 @@ def test_primary_slot_of_the_standby_is_active(primary_db):
     ) == "physical,true"
 
 
-def test_replica_and_standby_stream_from_the_primary(primary_db):
+def test_replica_and_standby_stream_from_the_primary_over_tls(primary_db):
     for follower in ("pb2", "pb3"):
         primary_db.wait_for(
-            "SELECT state FROM pg_stat_replication WHERE application_name = '%s'" % follower,
-            "streaming")
+            "SELECT state || ',' || ssl || ',' || client_dn FROM pg_stat_replication JOIN pg_stat_ssl USING (pid)"
+            " WHERE application_name = '%s'" % follower,
+            "streaming,true,/CN=replicator")
 
 
 def test_rows_written_on_the_primary_arrive_on_the_standby(primary_db, standby_db, replica_db):

@@ -35,6 +35,12 @@ def test_standby_is_in_recovery_and_its_slot_active(standby_db, primary_db):
     primary_db.wait_for("SELECT active FROM pg_replication_slots WHERE slot_name = 'pb3'", "t")
 
 
+def test_the_replica_and_the_standby_stream_over_tls(primary_db):
+    for follower in ("pb2", "pb3"):
+        primary_db.wait_for("SELECT ssl FROM pg_stat_replication JOIN pg_stat_ssl USING (pid) "
+                            "WHERE application_name = '%s'" % follower, "t")
+
+
 def test_rows_written_on_the_primary_arrive_on_the_standby(primary_db, standby_db):
     marker = uuid.uuid4().hex
     primary_db.query("CREATE TABLE IF NOT EXISTS lab_rows (marker text, n int)")

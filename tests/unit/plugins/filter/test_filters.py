@@ -1,7 +1,7 @@
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names
+from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names, subject_alt_names
 from ansible_collections.polardb.cluster.plugins.filter.shared_disk import shared_disk
 from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
 
@@ -62,3 +62,11 @@ def test_one_address_given_as_a_string_and_each_source_once():
 def test_no_address_at_all_is_an_error():
     with pytest.raises(AnsibleFilterError):
         hba_sources([])
+
+
+def test_a_certificate_names_addresses_as_ip_and_names_as_dns_each_once():
+    assert subject_alt_names(['10.0.0.11', 'db-primary-1', ' 2001:DB8::7 ', '10.0.0.11', 'db-primary-1']) == [
+        'IP:10.0.0.11', 'DNS:db-primary-1', 'IP:2001:db8::7']
+    assert subject_alt_names('pb1') == ['DNS:pb1']
+    with pytest.raises(AnsibleFilterError):
+        subject_alt_names([])

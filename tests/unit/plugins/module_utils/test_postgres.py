@@ -82,3 +82,22 @@ def test_connect_failure_names_the_target_but_not_the_password(failing, monkeypa
         postgres.connect(module)
     msg = str(caught.value)
     assert 'postgres@10.0.0.9:5432' in msg and 'connection refused' in msg and 'pw' not in msg
+
+
+def test_tls_options_default_to_prefer_and_reach_libpq_and_the_tools_environment():
+    module = make_module(dict(login_host='pb1'))
+    assert module.params['ssl_mode'] == 'prefer' and module.params['ca_cert'] is None
+    tls = params(login_host='pb1', ssl_mode='verify-full', ca_cert='/tls/root.crt', ssl_cert='/tls/node.crt',
+                 ssl_key='/tls/node.key')
+    assert postgres.libpq_params(tls) == dict(
+        host='pb1', port=5432, user='postgres', dbname='postgres', connect_timeout=10, sslmode='verify-full',
+        sslrootcert='/tls/root.crt', sslcert='/tls/node.crt', sslkey='/tls/node.key')
+    assert postgres.cli_env(tls) == dict(PGCONNECT_TIMEOUT='10', PGSSLMODE='verify-full',
+                                         PGSSLROOTCERT='/tls/root.crt', PGSSLCERT='/tls/node.crt',
+                                         PGSSLKEY='/tls/node.key')
+    assert 'sslmode=verify-full sslrootcert=/tls/root.crt' in postgres.make_conninfo(tls)
+
+
+def test_an_unknown_ssl_mode_is_refused(failing):
+    with pytest.raises(Failed, match='ssl_mode must be one of'):
+        make_module(dict(login_host='pb1', ssl_mode='verify'))

@@ -48,20 +48,25 @@ def test_primary_lists_streaming_followers_an_idle_slot_and_a_walsender_without_
 
     assert result['changed'] is False and not result.get('failed')
     assert (result['role'], result['in_recovery'], result['timeline']) == ('primary', False, 1)
-    assert result['system_identifier'] == '7712151330952253525'
-    assert result['server_version'].startswith('15.') and result['wal_lsn'] == '0/5079A70'
-    assert result['max_slot_wal_keep_size'] == '-1'
+    assert result['system_identifier'] == '7712286192010588419'
+    assert result['server_version'].startswith('15.') and result['wal_lsn'] == '0/5079A00'
+    assert result['max_slot_wal_keep_size'] == '8GB'
     assert result['receiver'] is None and result['primary_slot_name'] is None
     assert (result['polar_datadir'], result['polar_disk_name']) == (None, None)
     followers = by_name(result)
     assert sorted(followers) == ['idle', 'pb2', 'pb3', 'pg_receivewal']
     pb3 = followers['pb3']
     assert (pb3['state'], pb3['client_addr'], pb3['lag_bytes'], pb3['sync_state']) == \
-        ('streaming', '172.28.0.4', 0, 'async')
-    assert pb3['slot'] == dict(name='pb3', active=True, restart_lsn='0/5079A70', wal_status='reserved',
-                               safe_wal_size=None)
+        ('streaming', '172.18.0.4', 0, 'async')
+    assert pb3['slot'] == dict(name='pb3', active=True, restart_lsn='0/5079A00', wal_status='reserved',
+                               safe_wal_size=8606213632)
+    assert [(followers[name]['ssl'], followers[name]['ssl_version']) for name in ('pb2', 'pb3')] == \
+        [(True, 'TLSv1.3')] * 2
     assert followers['idle']['state'] is None and followers['idle']['slot']['active'] is False
+    assert (followers['idle']['ssl'], followers['idle']['ssl_version']) == (None, None)
     assert followers['pg_receivewal']['slot'] is None and followers['pg_receivewal']['state'] == 'streaming'
+    # over the Unix socket: no TLS, but a walsender to report it
+    assert (followers['pg_receivewal']['ssl'], followers['pg_receivewal']['ssl_version']) == (False, None)
     assert isinstance(followers['pg_receivewal']['replay_lag_s'], float)
     assert warnings == ['Slot idle of follower idle is not streaming: no walsender uses the slot (restart_lsn '
                         '0/4000028), so the primary keeps WAL for it until it reconnects. Check that the '
@@ -84,10 +89,10 @@ def test_standby_reports_its_receiver_and_settings(run_module, recorded, warning
     assert (result['role'], result['in_recovery'], result['timeline']) == ('standby', True, 1)
     assert result['followers'] is None and warnings == []
     assert result['receiver']['status'] == 'streaming' and result['receiver']['sender_host'] == 'pb1'
-    assert result['receiver']['slot_name'] == 'pb3' and result['receiver']['flushed_lsn'] == '0/5079A70'
+    assert result['receiver']['slot_name'] == 'pb3' and result['receiver']['flushed_lsn'] == '0/5079A00'
     assert isinstance(result['receiver']['replay_delay_s'], float)
     assert (result['primary_slot_name'], result['recovery_min_apply_delay']) == ('pb3', '0')
-    assert result['wal_lsn'] == '0/5079A70'
+    assert result['wal_lsn'] == '0/5079A00'
 
 
 def test_a_follower_with_replica_signal_is_a_replica_the_same_server_without_it_a_standby(
@@ -116,7 +121,9 @@ def test_polardb_primary_replica_on_its_disk_and_standby_on_its_own(run_module, 
     assert reports['replica']['receiver']['slot_name'] == 'pb2'
     assert sorted(by_name(reports['primary'])) == ['pb2', 'pb3'] and warnings == []
     assert reports['primary']['max_slot_wal_keep_size'] == '8GB'
-    assert by_name(reports['primary'])['pb3']['slot']['safe_wal_size'] == 9651710376
+    assert by_name(reports['primary'])['pb3']['slot']['safe_wal_size'] == 9651901112
+    assert [(follower['ssl'], follower['ssl_version']) for follower in reports['primary']['followers']] == \
+        [(True, 'TLSv1.3')] * 2
     assert len(set(report['system_identifier'] for report in reports.values())) == 1
     assert reports['primary']['server_version'] == '15.8'
 
@@ -129,7 +136,7 @@ def test_a_standby_whose_primary_is_down_has_no_receiver_and_keeps_its_timeline(
     receiver = dict(result['receiver'])
     assert isinstance(receiver.pop('replay_delay_s'), float)
     assert set(receiver.values()) == {None}
-    assert result['wal_lsn'] == '0/5079AE8'
+    assert result['wal_lsn'] == '0/5079A78'
 
 
 def test_a_stopped_standby_is_named_as_not_streaming(run_module, recorded, warnings):
