@@ -97,4 +97,4 @@ bench: venv docker
 	$(ANSIBLE_ENV) bench/run.sh
 
 clean: lab-down
-	rm -rf .lab polardb-cluster-*.tar.gz inventory/lab/.polardb-tls
+	rm -rf .lab polardb-cluster-*.tar.gz

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The baseline of `make bench`: the site's work on the PostgreSQL engine typed
 # by hand, as shell commands in the lab's containers (docker exec), without
-# the collection: the primary on pb1 (initdb, settings, replication role, an
-# hba entry and a slot per follower), the replica pb2 (base backup, start),
+# the collection: a CA and a certificate per node (openssl), the primary on
+# pb1 (initdb, TLS and replication settings, replication role, a hostssl
+# entry and a slot per follower), the replica pb2 (base backup, start),
 # the standby pb3 on its own disk (20 GiB sparse image, loop device with
 # direct I/O, alias, ext4, mount, base backup, start), then one row written
 # on pb1 until pb3 has it. Runs on a fresh lab (POLARDB_LAB_PREFIX) and
@@ -16,12 +17,41 @@ secret=bench-replication-secret
 
 as_postgres() { docker exec -i -u postgres "$prefix$1" sh -se; }
 as_root() { docker exec -i "$prefix$1" sh -se; }
-follow() {  # host, data directory: a base backup of pb1 through the host's slot, then start it
+tls="sslmode=verify-full sslrootcert=$home/tls/root.crt sslcert=$home/tls/node.crt sslkey=$home/tls/node.key"
+follow() {  # host, data directory: a base backup of pb1 over TLS through the host's slot, then start it
   as_postgres "$1" <<EOF
-PGPASSWORD=$secret $bin/pg_basebackup -h pb1 -U replicator -D $2 -X stream -R -S $1 -c fast
+PGPASSWORD=$secret $bin/pg_basebackup -d "host=pb1 user=replicator $tls" -D $2 -X stream -R -S $1 -c fast
 $bin/pg_ctl -D $2 -l $2.log -w start >/dev/null
 EOF
 }
+
+# The CA and each node's certificate, made in pb1, handed to each node through here.
+certificates=$(mktemp -d)
+trap 'rm -rf "$certificates"' EXIT
+as_root pb1 <<EOF
+mkdir -p /tmp/bench-tls && cd /tmp/bench-tls
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout ca.key -out root.crt \
+  -subj "/CN=bench CA" -days 30 2>/dev/null
+for node in pb1 pb2 pb3; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \$node.key -out \$node.csr \
+    -subj /CN=replicator 2>/dev/null
+  printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\n' \$node > \$node.ext
+  openssl x509 -req -in \$node.csr -CA root.crt -CAkey ca.key -CAcreateserial -days 30 -out \$node.crt \
+    -extfile \$node.ext 2>/dev/null
+done
+EOF
+docker cp "${prefix}pb1:/tmp/bench-tls/." "$certificates"
+for node in pb1 pb2 pb3; do
+  as_root $node <<EOF
+mkdir -p $home/tls && chown postgres:postgres $home/tls && chmod 700 $home/tls
+EOF
+  for file in root.crt "$node.crt:node.crt" "$node.key:node.key"; do
+    docker cp "$certificates/${file%%:*}" "$prefix$node:$home/tls/${file##*:}"
+  done
+  as_root $node <<EOF
+chown postgres:postgres $home/tls/* && chmod 600 $home/tls/*
+EOF
+done
 
 as_postgres pb1 <<EOF
 $bin/initdb -D $home/primary --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
@@ -34,9 +64,13 @@ max_replication_slots = 10
 hot_standby = on
 wal_log_hints = on
 max_slot_wal_keep_size = 8GB
+ssl = on
+ssl_cert_file = '$home/tls/node.crt'
+ssl_key_file = '$home/tls/node.key'
+ssl_ca_file = '$home/tls/root.crt'
 CONF
 for follower in pb2 pb3; do
-  echo "host replication replicator \$(getent hosts \$follower | cut -d' ' -f1)/32 scram-sha-256" \
+  echo "hostssl replication replicator \$(getent hosts \$follower | cut -d' ' -f1)/32 scram-sha-256" \
     >> $home/primary/pg_hba.conf
 done
 $bin/pg_ctl -D $home/primary -l $home/primary.log -w start >/dev/null

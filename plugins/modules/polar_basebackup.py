@@ -142,6 +142,21 @@ options:
         or with a unit, such as C(512k) or C(20M); 32 kB/s to 1 GB/s. Unset means no limit.
       - Spares a busy primary's disks; the WAL streamed alongside is not throttled.
     type: str
+  progress:
+    description:
+      - Have the tool estimate the copy's size first (C(--progress)), so that the
+        primary's C(pg_stat_progress_basebackup) shows how much of it is done
+        (C(backup_total)); it costs a walk over the primary's files.
+    type: bool
+    default: false
+    version_added: 0.3.0
+  application_name:
+    description:
+      - The name the copy's connections give the primary (C(PGAPPNAME)), where
+        C(pg_stat_activity) and C(pg_stat_progress_basebackup) show it; the
+        standby role follows a long copy's progress by it. Unset, the tool's own name.
+    type: str
+    version_added: 0.3.0
 attributes:
   check_mode:
     support: full
@@ -639,11 +654,16 @@ class BaseBackup(object):
             argv += ['-S', params['slot']]
         if params['max_rate']:
             argv.append('--max-rate=' + params['max_rate'])
+        if params['progress']:
+            argv.append('--progress')
         return argv
 
     def run_basebackup(self, argv):
         name = os.path.basename(argv[0])
-        argv, rc, out, err = self.run(argv, env=cli_env(self.params), timeout=self.params['timeout'])
+        env = cli_env(self.params)
+        if self.params['application_name']:
+            env['PGAPPNAME'] = self.params['application_name']
+        argv, rc, out, err = self.run(argv, env=env, timeout=self.params['timeout'])
         if rc == 124 and self.params['timeout']:
             raise BackupFailed('%s did not finish within timeout=%ds.' % (name, self.params['timeout']),
                                argv, rc, err)
@@ -805,6 +825,8 @@ def main():
         owner=dict(type='str'),
         timeout=dict(type='int'),
         max_rate=dict(type='str'),
+        application_name=dict(type='str'),
+        progress=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=POSTGRES_MUTUALLY_EXCLUSIVE,

@@ -41,10 +41,14 @@ def assert_refused(lab, run, *messages):
     pytest.param(("-e", "polardb_engine=postgress"),
                  [r"polardb_engine must be one of: polardb, postgresql, got: postgress"],
                  id="engine-misspelled"),
-    # cert made initdb write a pg_hba.conf the server rejects: it is no longer offered.
-    pytest.param(("-e", "primary_hba_method=cert"),
-                 [r"primary_hba_method must be one of: scram-sha-256, md5, got: cert"],
-                 id="hba-method-cert"),
+    pytest.param(("-e", "primary_hba_method=kerberos"),
+                 [r"primary_hba_method must be one of: scram-sha-256, md5, cert, got: kerberos"],
+                 id="hba-method-unknown"),
+    # Certificates are only presented over TLS.
+    pytest.param(("-e", "primary_hba_method=cert", "-e", "polardb_tls=false"),
+                 [r"primary_hba_method is cert, which logs followers in with their certificates over TLS, "
+                  r"and polardb_tls is off"],
+                 id="cert-without-tls"),
 ])
 def test_bad_variable_is_refused_and_changes_nothing(lab, args, messages):
     before = lab.fingerprint()

@@ -103,7 +103,7 @@ def test_a_standby_cut_off_the_network_resumes_by_itself(lab):
     assert run.recap["pb1"]["failed"] == 0
     # a real warning, whose lines Ansible may wrap anywhere
     assert re.search(r"\[WARNING\]: .*The primary pb1 cannot resolve pb3 now .*pg_hba.conf entry "
-                     r"host replication replicator %s/32 scram-sha-256 .* stays as it is" % re.escape(address),
+                     r"hostssl replication replicator %s/32 scram-sha-256 .* stays as it is" % re.escape(address),
                      " ".join(run.output.split())), run.tail()
     assert writer.rows() > rows_before_run > 0
     assert lab.postmaster_start("pb3") == started
@@ -190,7 +190,8 @@ def test_a_base_backup_whose_primary_connection_dies_cleans_up_after_itself(lab)
         process = lab.start_playbook(*lab.rerun, *SLOW_BACKUP)
         wait_for_backup_in_flight(lab)
         killed = lab.db("pb1").query(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication WHERE application_name = 'pg_basebackup'")
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication "
+            "WHERE application_name = 'polardb.cluster base backup of pb3'")
         run = lab.finish_playbook(process)
     assert int(killed) >= 1
     assert run.returncode != 0 and run.recap["pb3"]["failed"] == 1, run.tail()

@@ -1,4 +1,6 @@
-"""6. A second standby pb4 in the inventory: its own slot, disk and data; pb3 untouched."""
+"""6. A second standby pb4 in the inventory: its own slot, disk and data; pb3 untouched; the progress of
+its (throttled) base backup shows in the run's output."""
+import re
 import time
 
 import labtools
@@ -16,8 +18,15 @@ def test_a_second_standby_gets_its_own_slot_disk_and_data_without_touching_pb3(l
     lab.converge("-i", inventory, "playbooks/lab.yml")
     with lab.writer("second-standby"):
         time.sleep(1)
-        run = lab.converge("-i", inventory, "site.yml")
+        run = lab.converge("-i", inventory, "site.yml", "-e", "standby_backup_max_rate=2M",
+                           "-e", "standby_backup_progress_interval=2")
     assert run.changed["pb3"] == 0 and run.changed["pb2"] == 0, run.tail()
+    # The copy's progress, as the primary counts it, while it runs: bytes done of the estimate, and the rate.
+    progress = re.findall(r"pb4: base backup of pb1: streaming database files, ([\d.]+ [KM]B) of ([\d.]+ MB) "
+                          r"\((\d+)%\), ([\d.]+ [KM]B)/s", run.output)
+    assert len(progress) >= 2, run.tail()
+    percents = [int(percent) for _, _, percent, _ in progress]
+    assert percents == sorted(percents) and percents[0] < percents[-1], progress
     assert run.changed["pb4"] > 0 and run.changed["pb1"] > 0, run.tail()
 
     # Its own slot, streaming, and every row.

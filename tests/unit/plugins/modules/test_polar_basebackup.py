@@ -393,6 +393,18 @@ def test_max_rate_throttles_the_data_transfer(run_module, lab):
     assert unlimited['changed'] and not any(a.startswith('--max-rate') for a in backup_calls(lab)[1]['argv'])
 
 
+def test_the_copy_connects_over_tls_under_the_name_given_and_estimates_its_size(run_module, lab):
+    tls = dict(ssl_mode='verify-full', ca_cert='/tls/root.crt', ssl_cert='/tls/node.crt', ssl_key='/tls/node.key')
+    result = run_module(polar_basebackup, args(lab, engine='postgresql', application_name='pb3 base backup',
+                                               progress=True, **tls))
+    assert result['changed'], result
+    [call] = backup_calls(lab)
+    assert call['argv'][-1] == '--progress'
+    assert call['libpq'] == dict(PGAPPNAME='pb3 base backup', PGSSLMODE='verify-full', PGSSLROOTCERT='/tls/root.crt',
+                                 PGSSLCERT='/tls/node.crt', PGSSLKEY='/tls/node.key')
+    assert not any('tls' in arg for arg in call['argv'])
+
+
 @pytest.mark.parametrize('overrides, message', [
     (dict(polar_datadir='/other/shared_data'), 'must be a directory on the PFS disk nvme2n1'),
     (dict(max_rate='2 MB/s'), 'max_rate=2 MB/s is not a rate'),
