@@ -130,8 +130,8 @@ def test_a_server_whose_certificate_does_not_name_the_address_is_refused(lab):
 
 def test_followers_log_in_with_their_certificates_with_method_cert(lab):
     def hba_methods():
-        return lab.sh("pb1", "grep 'polardb.cluster follower' %s/pg_hba.conf | awk '{print $1, $5}' | sort -u"
-                      % lab.primary_data)
+        return lab.sh("pb1", "grep -E 'polardb.cluster follower (pb2|pb3)$' %s/pg_hba.conf | awk '{print $1, $5}' "
+                      "| sort -u" % lab.primary_data)
 
     try:
         lab.converge("site.yml", "-e", "primary_hba_method=cert")
