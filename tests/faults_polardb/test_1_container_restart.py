@@ -31,7 +31,7 @@ def test_a_restarted_standby_container_comes_back_on_the_same_pfs_data(lab):
         assert task in changed, (task, changed, run.tail())
     # No new base backup: the module found the copy it had made, and said so.
     assert "Take the base backup of the primary" not in changed, run.tail()
-    assert re.search(r'Take the base backup of the primary\] \**\nok: \[pb3\] => \{.*"mode_used": "none"',
+    assert re.search(r"Look at the standby's copy of the primary\] \**\nok: \[pb3\] => \{.*\"mode_used\": \"none\"",
                      run.output), run.tail()
     # The same loop device, a new pfsd, a new postmaster, on the same data (local and on PFS).
     assert lab.sh("pb3", "readlink -f " + lab.alias) == loop_before
