@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Times the site's runs and, in the same run, the same work done by hand
-# (bench/raw-postgresql.sh) and one `ansible -m ping` round, then prints each
-# figure with its ratio to what bench/targets.tsv compares it with. Reports;
-# never fails on a slow number. Uses its own lab (prefix bench-).
+# (bench/raw-postgresql.sh, and bench/raw-polardb.sh where the PolarDB image
+# exists) and one `ansible -m ping` round, then prints each figure with its
+# ratio to what bench/targets.tsv compares it with. Reports; never fails on a
+# slow number. Uses labs of its own (prefixes bench- and bench-p-).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export POLARDB_LAB_PREFIX=${POLARDB_LAB_PREFIX:-bench-}
@@ -76,6 +77,28 @@ ansible-playbook -i "$one" playbooks/lab.yml >/dev/null
 measure add_one_standby ansible-playbook -i "$one" site.yml
 ansible-playbook -i "$three" playbooks/lab.yml >/dev/null
 measure add_three_standbys ansible-playbook -i "$three" site.yml
+
+lab_down "$three" >/dev/null
+trap - EXIT
+
+# The same on PolarDB where its image exists: the work by hand, then the site,
+# each on a fresh lab of its own (prefix bench-p-).
+if docker image inspect polardb-lab:polardb >/dev/null 2>&1; then
+  export POLARDB_ENGINE=polardb POLARDB_LAB_PREFIX=${POLARDB_BENCH_PREFIX:-bench-p-}
+  trap 'lab_down inventory/lab >/dev/null 2>&1 || true' EXIT
+  lab_down inventory/lab >/dev/null
+  ansible-playbook playbooks/lab.yml >/dev/null
+  measure polardb_raw_site bench/raw-polardb.sh
+  lab_down inventory/lab >/dev/null
+  ansible-playbook playbooks/lab.yml >/dev/null
+  measure polardb_site_first_converge ansible-playbook site.yml
+  measure polardb_site_no_change ansible-playbook site.yml
+  measure polardb_site_check ansible-playbook site.yml --check
+  measure polardb_ping_round ansible polardb -m ansible.builtin.ping
+  lab_down inventory/lab >/dev/null
+else
+  echo "no PolarDB image (polardb-lab:polardb): PolarDB figures left out; make image POLARDB_SRC_DIR=... builds it" >&2
+fi
 
 bench/report.py bench/targets.tsv "$out"
 echo "results: $out"
