@@ -24,6 +24,8 @@ secret=bench-replication-secret
 
 as_postgres() { docker exec -i -u postgres "$prefix$1" sh -se; }
 as_root() { docker exec -i "$prefix$1" sh -se; }
+# shellcheck source=bench/certificates.sh
+. "$(dirname "$0")/certificates.sh"
 tls="sslmode=verify-full sslrootcert=$home/tls/root.crt sslcert=$home/tls/node.crt sslkey=$home/tls/node.key"
 settings() {  # host id, disk: what every PolarDB node on PFS sets, and TLS
   cat <<EOF
@@ -81,33 +83,7 @@ $pfsd/start_pfsd.sh -p $2 -w 1 >>/tmp/bench.log 2>&1
 EOF
 }
 
-# The CA and each node's certificate, made in pb1, handed to each node through here.
-certificates=$(mktemp -d)
-trap 'rm -rf "$certificates"' EXIT
-as_root pb1 <<EOF
-mkdir -p /tmp/bench-tls && cd /tmp/bench-tls
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout ca.key -out root.crt \
-  -subj "/CN=bench CA" -days 30 2>/dev/null
-for node in pb1 pb2 pb3; do
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \$node.key -out \$node.csr \
-    -subj /CN=replicator 2>/dev/null
-  printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\n' \$node > \$node.ext
-  openssl x509 -req -in \$node.csr -CA root.crt -CAkey ca.key -CAcreateserial -days 30 -out \$node.crt \
-    -extfile \$node.ext 2>/dev/null
-done
-EOF
-docker cp "${prefix}pb1:/tmp/bench-tls/." "$certificates"
-for node in pb1 pb2 pb3; do
-  as_root $node <<EOF
-mkdir -p $home/tls && chown postgres:postgres $home/tls && chmod 700 $home/tls
-EOF
-  for file in root.crt "$node.crt:node.crt" "$node.key:node.key"; do
-    docker cp "$certificates/${file%%:*}" "$prefix$node:$home/tls/${file##*:}"
-  done
-  as_root $node <<EOF
-chown postgres:postgres $home/tls/* && chmod 600 $home/tls/*
-EOF
-done
+install_certificates $home pb1 pb2 pb3
 
 # The shared disk: attached on pb1, the same loop device given a node on pb2.
 shared=$(disk pb1 /shared/VirtualDisk.img /dev/nvme1n1)

@@ -17,6 +17,8 @@ secret=bench-replication-secret
 
 as_postgres() { docker exec -i -u postgres "$prefix$1" sh -se; }
 as_root() { docker exec -i "$prefix$1" sh -se; }
+# shellcheck source=bench/certificates.sh
+. "$(dirname "$0")/certificates.sh"
 tls="sslmode=verify-full sslrootcert=$home/tls/root.crt sslcert=$home/tls/node.crt sslkey=$home/tls/node.key"
 follow() {  # host, data directory: a base backup of pb1 over TLS through the host's slot, then start it
   as_postgres "$1" <<EOF
@@ -25,33 +27,7 @@ $bin/pg_ctl -D $2 -l $2.log -w start >/dev/null
 EOF
 }
 
-# The CA and each node's certificate, made in pb1, handed to each node through here.
-certificates=$(mktemp -d)
-trap 'rm -rf "$certificates"' EXIT
-as_root pb1 <<EOF
-mkdir -p /tmp/bench-tls && cd /tmp/bench-tls
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout ca.key -out root.crt \
-  -subj "/CN=bench CA" -days 30 2>/dev/null
-for node in pb1 pb2 pb3; do
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \$node.key -out \$node.csr \
-    -subj /CN=replicator 2>/dev/null
-  printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\n' \$node > \$node.ext
-  openssl x509 -req -in \$node.csr -CA root.crt -CAkey ca.key -CAcreateserial -days 30 -out \$node.crt \
-    -extfile \$node.ext 2>/dev/null
-done
-EOF
-docker cp "${prefix}pb1:/tmp/bench-tls/." "$certificates"
-for node in pb1 pb2 pb3; do
-  as_root $node <<EOF
-mkdir -p $home/tls && chown postgres:postgres $home/tls && chmod 700 $home/tls
-EOF
-  for file in root.crt "$node.crt:node.crt" "$node.key:node.key"; do
-    docker cp "$certificates/${file%%:*}" "$prefix$node:$home/tls/${file##*:}"
-  done
-  as_root $node <<EOF
-chown postgres:postgres $home/tls/* && chmod 600 $home/tls/*
-EOF
-done
+install_certificates $home pb1 pb2 pb3
 
 as_postgres pb1 <<EOF
 $bin/initdb -D $home/primary --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
