@@ -9,6 +9,7 @@ follows the recorded session; commands that are not fakes (shell set-up, `ls`,
 `ps`, `cat` of a file a fake writes, `flock`) are emulated on the fakes' files
 or named in SKIPPED with the reason.
 """
+import json
 import os
 import pathlib
 import re
@@ -20,10 +21,12 @@ import sys
 import pytest
 
 FAKES = pathlib.Path(__file__).resolve().parent / 'fakes'
+RECORDINGS = pathlib.Path(__file__).resolve().parent / 'recordings'
 sys.path.insert(0, str(FAKES))
 import pfs_state  # noqa: E402
 import transcripts  # noqa: E402
 from ansible_collections.polardb.cluster.plugins.module_utils.process import holds_flock_on  # noqa: E402
+from ansible_collections.polardb.cluster.plugins.modules.node_state import SERVER_QUERY  # noqa: E402
 
 GIB = 1024 ** 3
 PFSD_BIN = '/usr/local/polarstore/pfsd/bin/'
@@ -407,3 +410,19 @@ def test_recorded_facts_the_modules_rely_on():
            'directory\n' in direct.stderr
     as_postgres = transcripts.find('pfs-files.txt', 'runuser -u postgres -- pfs -C disk cp -r /tmp/sd /nvme2n1/')
     assert (as_postgres.rc, as_postgres.stdout) == (255, 'cp failed: Input/output error\n')
+
+
+@pytest.mark.parametrize('recording', sorted((RECORDINGS / 'node_state').glob('*.json')), ids=lambda p: p.stem)
+def test_the_node_state_psql_fake_replays_its_recording(recording, tmp_path):
+    recorded = json.loads(recording.read_text())
+    assert recorded['argv'][-1] == SERVER_QUERY, 'recorded with another query: run record.py again'
+    env = dict(os.environ, FAKE_NODE_STATE=str(recording))
+    env.pop('FAKE_NODE_STATE_ROOT', None)
+    env.pop('FAKE_NODE_STATE_SET', None)
+    run = subprocess.run([str(FAKES / 'psql_node_state')] + recorded['argv'][1:], capture_output=True, text=True,
+                         env=env)
+    assert (run.stdout, run.stderr, run.returncode) == (recorded['stdout'], recorded['stderr'], recorded['exit'])
+    # and any other call is refused, as a real server would answer something else
+    other = subprocess.run([str(FAKES / 'psql_node_state')] + recorded['argv'][1:-1] + ['-c', 'SELECT 1'],
+                           capture_output=True, text=True, env=env)
+    assert other.returncode == 3

@@ -10,9 +10,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
 
 
-def test_the_eight_modules_are_there():
-    assert MODULES == ["config_files", "loop_device", "pfs_mkfs", "pfsd", "polar_basebackup", "replication_info", "replication_slot",
-                       "warn"]
+def test_the_nine_modules_are_there():
+    assert MODULES == ["config_files", "loop_device", "node_state", "pfs_mkfs", "pfsd", "polar_basebackup",
+                       "replication_info", "replication_slot", "warn"]
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -2,6 +2,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names, subject_alt_names
+from ansible_collections.polardb.cluster.plugins.filter.run_fingerprint import run_fingerprint
 from ansible_collections.polardb.cluster.plugins.filter.shared_disk import shared_disk
 from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
 
@@ -70,3 +71,44 @@ def test_a_certificate_names_addresses_as_ip_and_names_as_dns_each_once():
     assert subject_alt_names('pb1') == ['DNS:pb1']
     with pytest.raises(AnsibleFilterError):
         subject_alt_names([])
+
+
+class RawHostVars(dict):
+    """hostvars as a play gives it: raw_get returns a host's values before templating."""
+
+    def raw_get(self, host):
+        return self[host]
+
+
+def lab_hostvars(**pb3):
+    return RawHostVars(
+        pb1={'polardb_engine': 'postgresql', 'group_names': ['primary'], 'ansible_docker_host': 'pb1'},
+        pb3=dict({'standby_apply_delay': '0', 'group_names': ['standby'], 'unrelated': 1,
+                  'ansible_run_tags': ['all']}, **pb3))
+
+
+def test_run_fingerprint_moves_with_what_the_roles_read_and_only_that(tmp_path):
+    base = run_fingerprint(lab_hostvars(), ['pb1', 'pb3'])
+    assert base == run_fingerprint(lab_hostvars(), ['pb3', 'pb1', 'pb3'])
+    assert base == run_fingerprint(lab_hostvars(unrelated=2, ansible_run_tags=['verify']), ['pb1', 'pb3'])
+    assert base != run_fingerprint(lab_hostvars(standby_apply_delay='1h'), ['pb1', 'pb3'])
+    assert base != run_fingerprint(lab_hostvars(group_names=['replica']), ['pb1', 'pb3'])
+    assert base != run_fingerprint(lab_hostvars(ansible_host='10.0.0.3'), ['pb1', 'pb3'])
+    assert base != run_fingerprint(lab_hostvars(), ['pb1'])
+
+
+def test_run_fingerprint_moves_with_the_controller_files_given(tmp_path):
+    tls = tmp_path / '.polardb-tls'
+    hosts = ['pb1', 'pb3']
+    missing = run_fingerprint(lab_hostvars(), hosts, [str(tls), ''])
+    tls.mkdir()
+    (tls / 'ca.crt').write_text('CA 1\n')
+    first = run_fingerprint(lab_hostvars(), hosts, [str(tls)])
+    assert first != missing and first == run_fingerprint(lab_hostvars(), hosts, [str(tls)])
+    (tls / 'ca.crt').write_text('CA 2\n')
+    assert run_fingerprint(lab_hostvars(), hosts, [str(tls)]) != first
+
+
+def test_run_fingerprint_refuses_a_host_that_is_not_a_list():
+    with pytest.raises(AnsibleFilterError):
+        run_fingerprint(lab_hostvars(), 'pb1')

@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 polardb.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A digest of what a run of the site is asked to build: the inventory's values for the
+collection, the collection's own code, and the controller's certificate files."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import re
+
+from ansible.errors import AnsibleFilterError
+
+# The variables the roles read: their own prefixes, and how each host is reached.
+WATCHED_VARIABLE = re.compile(r'^(polardb|host|storage|primary|standby|verify)_|'
+                              r'^ansible_(host|port|user|connection|docker_host|become\w*)$|^group_names$')
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CODE_FOLDERS = ('playbooks', 'plugins', 'roles')
+
+
+def _files_under(path):
+    if os.path.isdir(path):
+        for folder, subfolders, names in os.walk(path):
+            subfolders[:] = sorted(name for name in subfolders if name != '__pycache__')
+            for name in sorted(names):
+                if not name.endswith('.pyc'):
+                    yield os.path.join(folder, name)
+    else:
+        yield path
+
+
+def _add_file(digest, path, label):
+    digest.update(label.encode('utf-8', 'surrogateescape') + b'\0')
+    try:
+        with open(path, 'rb') as handle:
+            digest.update(hashlib.sha256(handle.read()).digest())
+    except (IOError, OSError):
+        digest.update(b'missing')
+
+
+def _code_digest():
+    digest = hashlib.sha256()
+    for folder in CODE_FOLDERS:
+        for path in _files_under(os.path.join(COLLECTION_ROOT, folder)):
+            _add_file(digest, path, os.path.relpath(path, COLLECTION_ROOT))
+    return digest.hexdigest()
+
+
+def _host_values(hostvars, host):
+    """Each watched value as the roles will see it (an environment lookup resolved), or as
+    written when it cannot be resolved here (it names a role default)."""
+    raw = hostvars.raw_get(host) if hasattr(hostvars, 'raw_get') else hostvars[host]
+    resolved = hostvars[host]
+    values = {}
+    for key in raw:
+        if not WATCHED_VARIABLE.search(key):
+            continue
+        values[key] = raw[key]
+        if '{{' in json.dumps(raw[key], default=str):
+            try:
+                values[key] = json.loads(json.dumps(resolved[key], sort_keys=True, default=str))
+            except Exception:  # any templating error: the written value stands for it
+                pass
+    return values
+
+
+def run_fingerprint(hostvars, hosts, files=None):
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError('run_fingerprint expects the list of the hosts of the cluster, got %r' % (hosts,))
+    digest = hashlib.sha256(_code_digest().encode('ascii'))
+    values = dict((host, _host_values(hostvars, host)) for host in sorted(set(hosts)))
+    digest.update(json.dumps(values, sort_keys=True, default=str).encode('utf-8', 'surrogateescape'))
+    for given in sorted(set(path for path in (files or []) if path)):
+        for path in _files_under(given):
+            _add_file(digest, path, path)
+    return digest.hexdigest()
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'run_fingerprint': run_fingerprint}
