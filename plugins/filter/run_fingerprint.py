@@ -41,27 +41,55 @@ def _add_file(digest, path, label):
         digest.update(b'missing')
 
 
+_CODE_DIGEST = []
+
+
 def _code_digest():
-    digest = hashlib.sha256()
-    for folder in CODE_FOLDERS:
-        for path in _files_under(os.path.join(COLLECTION_ROOT, folder)):
-            _add_file(digest, path, os.path.relpath(path, COLLECTION_ROOT))
-    return digest.hexdigest()
+    """The collection's own code, read once per process."""
+    if not _CODE_DIGEST:
+        digest = hashlib.sha256()
+        for folder in CODE_FOLDERS:
+            for path in _files_under(os.path.join(COLLECTION_ROOT, folder)):
+                _add_file(digest, path, os.path.relpath(path, COLLECTION_ROOT))
+        _CODE_DIGEST.append(digest.hexdigest())
+    return _CODE_DIGEST[0]
+
+
+def _run_time_names(hostvars, host):
+    """Names a run gave the host itself (register, set_fact, gathered facts): not what it is asked."""
+    manager = getattr(hostvars, '_variable_manager', None)
+    names = set()
+    for cache in (getattr(manager, '_nonpersistent_fact_cache', None), getattr(manager, '_fact_cache', None)):
+        try:
+            names.update((cache or {}).get(host) or {})
+        except Exception:  # a fact cache plugin that cannot answer: nothing to leave out
+            pass
+    return names
+
+
+def _as_json(value):
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def _host_values(hostvars, host):
-    """Each watched value as the roles will see it (an environment lookup resolved), or as
-    written when it cannot be resolved here (it names a role default)."""
+    """Each watched value of the inventory and extra vars as the roles will see it (an environment
+    lookup resolved), or as written when it cannot be resolved here (it names a role default)."""
     raw = hostvars.raw_get(host) if hasattr(hostvars, 'raw_get') else hostvars[host]
     resolved = hostvars[host]
+    left_out = _run_time_names(hostvars, host)
     values = {}
     for key in raw:
-        if not WATCHED_VARIABLE.search(key):
+        if not WATCHED_VARIABLE.search(key) or key in left_out:
             continue
-        values[key] = raw[key]
-        if '{{' in json.dumps(raw[key], default=str):
+        try:
+            values[key] = _as_json(raw[key])
+        except Exception:  # a vaulted value without its secret: its presence stands for it
+            values[key] = 'unreadable %s' % type(raw[key]).__name__
+            continue
+        written = json.dumps(values[key])
+        if '{{' in written or '{%' in written:
             try:
-                values[key] = json.loads(json.dumps(resolved[key], sort_keys=True, default=str))
+                values[key] = _as_json(resolved[key])
             except Exception:  # any templating error: the written value stands for it
                 pass
     return values

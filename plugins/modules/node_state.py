@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: node_state
 short_description: Tell in one call whether a node is as the last full run of the site left it
-version_added: 0.3.0
+version_added: 0.2.0
 author: polardb.cluster contributors (@polardb-cluster)
 description:
   - With I(state=recorded), at the end of a full run that succeeded, keeps in I(path) what the
@@ -31,13 +31,15 @@ description:
     means not converged. Anything the snapshot does not cover is seen by a full run only.
 options:
   path:
-    description: The record, a file of the database user's.
+    description: The record, a file only root reads (its folder is made 0700 when missing).
     type: path
     required: true
   state:
-    description: C(compared) compares the node with its record; C(recorded) writes the record.
+    description:
+      - C(compared) compares the node with its record; C(recorded) writes the record; C(absent)
+        removes it (a run that goes through the roles forgets every host's record first).
     type: str
-    choices: [compared, recorded]
+    choices: [compared, recorded, absent]
     default: compared
   fingerprint:
     description: What the run is asked to build, as a digest (the P(polardb.cluster.run_fingerprint#filter) filter).
@@ -61,14 +63,18 @@ options:
     description: The server's port.
     type: int
     default: 5432
+  login_user:
+    description: The database role to log in as (a superuser reads every setting's file and the roles).
+    type: str
+    default: postgres
   db:
     description: The database to connect to.
     type: str
     default: postgres
   os_user:
     description:
-      - The database user, whom C(psql) runs as (through C(runuser) when the module runs as root)
-        and who owns the record. Unset, C(psql) runs as the module does.
+      - The operating system user C(psql) runs as, through C(runuser) when the module runs as root.
+        Unset, C(psql) runs as the module does.
     type: str
   devices:
     description: Disk aliases (such as C(/dev/nvme2n1)) to follow; an alias that does not exist is recorded as missing.
@@ -174,7 +180,7 @@ from ansible_collections.polardb.cluster.plugins.module_utils.process import fin
 
 RECORD_VERSION = 1
 # How the node is asked; the record keeps them, and a compare with others is no match.
-CONNECTION_KEYS = ('psql', 'socket_dir', 'port', 'db', 'os_user', 'devices', 'pfs_disk')
+CONNECTION_KEYS = ('psql', 'socket_dir', 'port', 'login_user', 'db', 'os_user', 'devices', 'pfs_disk')
 
 SERVER_QUERY = r"""
 SELECT json_build_object(
@@ -193,8 +199,10 @@ SELECT json_build_object(
   'pending_restart', (SELECT json_agg(name ORDER BY name) FROM pg_settings WHERE pending_restart),
   'slots', (SELECT json_agg(json_build_array(slot_name, slot_type, active) ORDER BY slot_name)
             FROM pg_replication_slots),
-  'replication_roles', (SELECT json_agg(json_build_array(rolname, rolcanlogin, md5(coalesce(rolpassword, '')))
+  'replication_roles', (SELECT json_agg(json_build_array(rolname, rolcanlogin,
+                                   encode(sha256(convert_to(coalesce(rolpassword, ''), 'UTF8')), 'hex'))
                                  ORDER BY rolname) FROM pg_authid WHERE rolreplication),
+  'replay_paused', CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END,
   'receiver', (SELECT json_build_array(status, slot_name, sender_host, sender_port) FROM pg_stat_wal_receiver))
 """
 # Read by the server without being a setting's source (or, for the auto file, not always one).
@@ -203,7 +211,7 @@ DATA_DIR_FILES = ('standby.signal', 'replica.signal', 'postgresql.auto.conf')
 
 def server_argv(connection):
     return [connection['psql'], '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', connection['socket_dir'],
-            '-p', str(connection['port']), '-d', connection['db'], '-c', SERVER_QUERY]
+            '-p', str(connection['port']), '-U', connection['login_user'], '-d', connection['db'], '-c', SERVER_QUERY]
 
 
 def as_user(os_user):
@@ -244,13 +252,16 @@ def passfile_of(conninfo):
 
 
 def file_state(path):
+    """A file's content, mode and owner; a folder's mode and owner."""
     try:
         info = os.stat(path)
-        with open(path, 'rb') as handle:
-            digest = hashlib.sha256(handle.read()).hexdigest()
+        found = {'mode': '%04o' % (info.st_mode & 0o7777), 'uid': info.st_uid, 'gid': info.st_gid}
+        if not os.path.isdir(path):
+            with open(path, 'rb') as handle:
+                found['sha256'] = hashlib.sha256(handle.read()).hexdigest()
     except (IOError, OSError) as error:
         return {'missing': error.__class__.__name__}
-    return {'sha256': digest, 'mode': '%04o' % (info.st_mode & 0o7777), 'uid': info.st_uid, 'gid': info.st_gid}
+    return found
 
 
 def device_state(alias):
@@ -330,16 +341,21 @@ def snapshot(module, connection, timeout):
     if server.get('passfile'):
         files.append(server['passfile'])
     taken['files'] = dict((path, file_state(path)) for path in sorted(set(files)))
+    taken['devices'] = dict((alias, device_state(alias)) for alias in connection['devices'])
+    # The folders holding them (the data directory, the TLS folder) and each mount point: owner and mode.
+    folders = set(os.path.dirname(path) for path in files)
+    for device in taken['devices'].values():
+        folders.update(mount[0] for mount in device.get('mounts', []))
+    taken['folders'] = dict((path, file_state(path)) for path in sorted(folders))
     receiver = server.get('receiver') or []
     if len(receiver) == 4 and receiver[2]:
         # A cut link leaves both ends saying "streaming" until their timeouts: ask the network.
         taken['upstream'] = reach(receiver[2], receiver[3])
-    taken['devices'] = dict((alias, device_state(alias)) for alias in connection['devices'])
     return taken
 
 
 # The server first: a stopped one also loses its files, which would say less.
-TOP_LEVEL_ORDER = ('server', 'upstream', 'pfsd', 'devices', 'files')
+TOP_LEVEL_ORDER = ('server', 'upstream', 'pfsd', 'devices', 'folders', 'files')
 
 
 def differences(recorded, now, prefix=''):
@@ -430,47 +446,61 @@ class NodeState(object):
     def recorded(self):
         connection = self.connection()
         now = snapshot(self.module, connection, self.params['timeout'])
+        self.result.update(summary=summary(now['server']), server=server_state(now['server']))
         if not now['server'].get('answers'):
-            where = '%s:%s' % (connection['socket_dir'], connection['port'])
-            self.module.fail_json(msg='Nothing recorded: the server on %s does not answer (%s); a full run must '
-                                      'leave it running.' % (where, ' '.join(now['server']['error'])))
-        self.result.update(converged=True, summary=summary(now['server']), server=server_state(now['server']),
-                           recorded_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+            # The cluster is as the run left it; only the next run's short way is lost.
+            self.warn('Nothing recorded: the server on %s:%s does not answer (%s), so the next run goes through '
+                      'every role.' % (connection['socket_dir'], connection['port'], ' '.join(now['server']['error'])))
+            return
+        self.result.update(converged=True, recorded_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
         if not self.module.check_mode:
             self.write_record(dict(version=RECORD_VERSION, fingerprint=self.params['fingerprint'],
                                    recorded_at=self.result['recorded_at'], connection=connection, snapshot=now))
 
+    def absent(self):
+        self.result['differences'] = ['asked to forget the record']
+        if not self.module.check_mode and self.read_record() is not None:
+            self.remove_record()
+
+    def warn(self, message):
+        self.result['converged'] = False
+        self.result['msg'] = message
+        self.module.warn(message)
+
     def write_record(self, record):
-        folder = os.path.dirname(self.params['path']) or '.'
+        """A private file of a private folder (0700), made if missing, written whole and renamed."""
+        path = self.params['path']
         try:
+            folder = os.path.dirname(path) or '.'
+            if not os.path.isdir(folder):
+                os.makedirs(folder, 0o700)
             descriptor, temporary = tempfile.mkstemp(dir=folder, prefix='.node_state.')
             with os.fdopen(descriptor, 'w') as handle:
                 json.dump(record, handle, sort_keys=True)
-            if self.params['os_user'] and os.geteuid() == 0:
-                owner = pwd.getpwnam(self.params['os_user'])
-                os.chown(temporary, owner.pw_uid, owner.pw_gid)
-            os.rename(temporary, self.params['path'])
-        except (IOError, OSError, KeyError) as error:
-            self.module.fail_json(msg='Could not write the record %s: %s. Its folder must exist and be the '
-                                      'database user\'s.' % (self.params['path'], error))
+            os.rename(temporary, path)
+        except (IOError, OSError) as error:
+            self.warn('Nothing recorded: %s cannot be written (%s), so the next run goes through every role.'
+                      % (path, error))
 
     def remove_record(self):
         try:
             os.remove(self.params['path'])
         except OSError as error:
-            self.module.fail_json(msg='Could not remove the outdated record %s: %s.' % (self.params['path'], error))
+            self.module.fail_json(msg='Could not remove the record %s: %s. Remove it by hand (as root); until then '
+                                      'a run may take it for this node\'s state.' % (self.params['path'], error))
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', required=True),
-            state=dict(type='str', choices=['compared', 'recorded'], default='compared'),
+            state=dict(type='str', choices=['compared', 'recorded', 'absent'], default='compared'),
             fingerprint=dict(type='str', required=True),
             forget=dict(type='bool', default=True),
             psql=dict(type='path', default='psql'),
             socket_dir=dict(type='path', default='/var/run/postgresql'),
             port=dict(type='int', default=5432),
+            login_user=dict(type='str', default='postgres'),
             db=dict(type='str', default='postgres'),
             os_user=dict(type='str'),
             devices=dict(type='list', elements='path', default=[]),

@@ -38,6 +38,7 @@ SHIPPED = [
     "playbooks/tasks/skip_when_unchanged.yml",
     "roles/polardb/tasks/compare.yml",
     "roles/polardb/tasks/record.yml",
+    "roles/polardb/tasks/forget.yml",
     "plugins/modules/node_state.py",
     "plugins/filter/run_fingerprint.py",
     "roles/standby/meta/argument_specs.yml",

@@ -97,6 +97,22 @@ def test_run_fingerprint_moves_with_what_the_roles_read_and_only_that(tmp_path):
     assert base != run_fingerprint(lab_hostvars(), ['pb1'])
 
 
+class VariableManager(object):
+    """Where a play keeps what its tasks registered or set (set_fact), and gathered facts."""
+
+    def __init__(self, **registered):
+        self._nonpersistent_fact_cache = registered
+        self._fact_cache = {}
+
+
+def test_run_fingerprint_leaves_out_what_the_run_itself_registered_or_set():
+    before = run_fingerprint(lab_hostvars(), ['pb1', 'pb3'])
+    during = lab_hostvars(polardb_node_state={'converged': False, 'msg': 'a full run follows'},
+                          standby_backup={'changed': True})
+    during._variable_manager = VariableManager(pb3={'polardb_node_state': {}, 'standby_backup': {}})
+    assert run_fingerprint(during, ['pb1', 'pb3']) == before
+
+
 def test_run_fingerprint_moves_with_the_controller_files_given(tmp_path):
     tls = tmp_path / '.polardb-tls'
     hosts = ['pb1', 'pb3']

@@ -175,20 +175,21 @@ def test_a_dead_pfsd_is_seen_without_asking_the_server_that_would_hang(run_modul
     assert [d for d in compared['differences'] if d.startswith('pfsd pids: was [116], now []')]
 
 
-def test_as_root_psql_runs_as_the_database_user_who_owns_the_record(run_module, node, fake_bin, tmp_path,
-                                                                     monkeypatch):
+def test_as_root_psql_runs_as_the_database_user_and_the_record_is_roots(run_module, node, fake_bin, tmp_path,
+                                                                         monkeypatch):
     if os.geteuid() != 0:
-        pytest.skip('runuser and chown are what a module run as root does')
+        pytest.skip('runuser is what a module run as root uses')
     (fake_bin / 'runuser').symlink_to(FAKES / 'runuser')
     monkeypatch.setenv('FAKE_RUNUSER_LOG', str(tmp_path / 'runuser.log'))
     node.make_files('primary')
     node.serve('primary')
-    recorded = run_module(node_state, node.args(state='recorded', os_user='nobody'))
+    record = tmp_path / 'polardb-cluster' / 'node-state.json'
+    recorded = run_module(node_state, node.args(state='recorded', os_user='nobody', path=str(record)))
     assert recorded['server']['in_recovery'] is False and recorded['server']['timeline'] == 1
     call = json.loads((tmp_path / 'runuser.log').read_text().splitlines()[0])
     assert call['user'] == 'nobody' and call['argv'][:4] == ['timeout', '-k', '2', '10'] and call['argv'][4] == FAKE_PSQL
-    assert os.stat(str(node.record)).st_uid == pwd.getpwnam('nobody').pw_uid
-    compared = run_module(node_state, node.args(os_user='nobody'))
+    assert (os.stat(str(record)).st_uid, oct(os.stat(str(record.parent)).st_mode & 0o777)) == (0, '0o700')
+    compared = run_module(node_state, node.args(os_user='nobody', path=str(record)))
     assert compared['converged'] and compared['server'] == dict(
         answers=True, in_recovery=False, system_identifier=recorded_answer('primary')['system_identifier'], timeline=1,
         data_directory=str(node.file(recorded_answer('primary')['data_directory'])))
@@ -205,8 +206,8 @@ def test_another_fingerprint_or_another_way_of_asking_means_a_full_run(run_modul
     assert compared['server']['in_recovery'] is True and compared['server']['answers'] is True
     elsewhere = run_module(node_state, node.args(port=5433, forget=False))
     assert elsewhere['differences'] == ['the node is asked another way than when it was recorded: {"db": "postgres", '
-                                        '"devices": [], "os_user": null, "pfs_disk": "", "port": 5432, "psql": "%s", '
-                                        '"socket_dir": "/var/run/postgresql"}' % FAKE_PSQL]
+                                        '"devices": [], "login_user": "postgres", "os_user": null, "pfs_disk": "", '
+                                        '"port": 5432, "psql": "%s", "socket_dir": "/var/run/postgresql"}' % FAKE_PSQL]
 
 
 def test_a_replica_signal_file_that_appears_is_seen(run_module, node):
@@ -237,14 +238,44 @@ def test_a_disk_alias_is_followed_to_its_device(run_module, node, tmp_path):
 
 def test_no_record_is_written_for_a_server_that_does_not_answer_or_in_check_mode(run_module, node):
     node.serve('standby_stopped')
-    failed = run_module(node_state, node.args(state='recorded'))
-    assert failed['failed'] and 'does not answer' in failed['msg'] and 'No such file' in failed['msg']
-    assert not node.record.exists()
+    warned = run_module(node_state, node.args(state='recorded'))
+    assert 'failed' not in warned and warned['converged'] is False and not node.record.exists()
+    assert warned['msg'].startswith('Nothing recorded: the server on /var/run/postgresql:5432 does not answer')
+    assert 'No such file' in warned['msg'] and warned['msg'].endswith('the next run goes through every role.')
 
     node.make_files('standby')
     node.serve('standby')
     checked = run_module(node_state, node.args(state='recorded'), check_mode=True)
     assert checked['converged'] is True and not node.record.exists()
+
+
+def test_a_record_that_cannot_be_written_is_a_warning(run_module, node, tmp_path):
+    node.make_files('standby')
+    node.serve('standby')
+    (tmp_path / 'a-file').write_text('')
+    warned = run_module(node_state, node.args(state='recorded', path=str(tmp_path / 'a-file' / 'state.json')))
+    assert 'failed' not in warned and warned['converged'] is False
+    assert warned['msg'].startswith('Nothing recorded: %s cannot be written' % (tmp_path / 'a-file' / 'state.json'))
+
+
+def test_absent_forgets_a_record_but_not_in_check_mode(run_module, node):
+    node.make_files('replica')
+    node.serve('replica')
+    run_module(node_state, node.args(state='recorded'))
+    assert run_module(node_state, node.args(state='absent'), check_mode=True)['changed'] is False
+    assert node.record.exists()
+    assert run_module(node_state, node.args(state='absent'))['changed'] is False and not node.record.exists()
+    assert run_module(node_state, node.args(state='absent'))['converged'] is False
+
+
+def test_the_data_directory_and_the_mount_point_are_followed_too(run_module, node, tmp_path):
+    answer = node.make_files('standby')
+    node.serve('standby')
+    run_module(node_state, node.args(state='recorded'))
+    data_dir = node.file(answer['data_directory'])
+    data_dir.chmod(0o700 if data_dir.stat().st_mode & 0o077 else 0o755)
+    compared = run_module(node_state, node.args())
+    assert compared['differences'] and compared['differences'][0].startswith('folders %s mode: ' % data_dir)
 
 
 def test_an_unreadable_record_means_a_full_run(run_module, node):

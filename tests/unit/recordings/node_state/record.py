@@ -26,7 +26,7 @@ ENGINE = os.environ.get("POLARDB_ENGINE") or "postgresql"
 PREFIX = os.environ.get("POLARDB_LAB_PREFIX", "")
 BIN = "/home/postgres/tmp_polardb_pg_15_base/bin" if ENGINE == "polardb" else "/usr/lib/postgresql/15/bin"
 CONNECTION = dict(psql=BIN + "/psql", socket_dir="/tmp" if ENGINE == "polardb" else "/var/run/postgresql",
-                  port=5432, db="postgres")
+                  port=5432, login_user="postgres", db="postgres")
 STANDBY_DATA = "/home/postgres/standby" if ENGINE == "polardb" else "/var/lib/polardb/nvme2n1/standby"
 
 
