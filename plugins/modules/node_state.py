@@ -107,7 +107,7 @@ attributes:
 EXAMPLES = r'''
 - name: Compare this node with what the last full run left
   polardb.cluster.node_state:
-    path: /var/lib/postgresql/.polardb-cluster-state.json
+    path: /var/lib/polardb-cluster/node-state.json
     fingerprint: "{{ hostvars | polardb.cluster.run_fingerprint(groups['polardb']) }}"
     psql: /usr/lib/postgresql/15/bin/psql
     os_user: postgres
@@ -115,14 +115,17 @@ EXAMPLES = r'''
   become: true
   register: node
 
+# A PolarDB primary: its socket in /tmp, its shared PFS disk and that disk's pfsd.
 - name: Remember what this node is after a full run
   polardb.cluster.node_state:
     state: recorded
-    path: /var/lib/postgresql/.polardb-cluster-state.json
-    fingerprint: "{{ node.fingerprint }}"
-    psql: /usr/lib/postgresql/15/bin/psql
+    path: /var/lib/polardb-cluster/node-state.json
+    fingerprint: "{{ hostvars | polardb.cluster.run_fingerprint(groups['polardb']) }}"
+    psql: /home/postgres/tmp_polardb_pg_15_base/bin/psql
+    socket_dir: /tmp
     os_user: postgres
-    devices: [/dev/nvme2n1]
+    devices: [/dev/nvme1n1]
+    pfs_disk: nvme1n1
   become: true
 '''
 
