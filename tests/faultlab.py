@@ -70,6 +70,64 @@ class Writer:
         return int(self.database.query("SELECT count(*) FROM %s WHERE tag = '%s'" % (TABLE, self.tag)))
 
 
+class Ledger:
+    """A client that writes rows with unique ids and records which commits were acknowledged.
+
+    One psql in autocommit mode, fed INSERT ... RETURNING from a thread: a
+    line on its standard output is a commit the server acknowledged, so the
+    ids read back from that output are exactly the rows a client was told are
+    safe. missing(host) names those not on host.
+    """
+
+    def __init__(self, database, tag, folder, interval=0.05):
+        self.database, self.tag, self.folder, self.interval = database, tag, folder, interval
+        self.stop_event = threading.Event()
+        self.sent = 0
+
+    def __enter__(self):
+        self.output = open(self.folder / ("ledger-%s.out" % self.tag), "w")
+        self.errors = open(self.folder / ("ledger-%s.err" % self.tag), "w")
+        self.process = subprocess.Popen(
+            ["docker", *self.database.exec_args("-At", "-d", "postgres", interactive=True)],
+            stdin=subprocess.PIPE, stdout=self.output, stderr=self.errors, text=True)
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def loop(self):
+        while not self.stop_event.is_set():
+            self.sent += 1
+            statement = ("INSERT INTO %s (tag, payload) VALUES ('%s', '%s-%d') RETURNING payload;\n"
+                         % (TABLE, self.tag, self.tag, self.sent))
+            try:
+                self.process.stdin.write(statement)
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                return
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.process.wait(timeout=60)
+        self.output.close()
+        self.errors.close()
+
+    def acknowledged(self):
+        prefix = self.tag + "-"
+        lines = (self.folder / ("ledger-%s.out" % self.tag)).read_text().splitlines()
+        return {line.strip() for line in lines if line.strip().startswith(prefix)}
+
+    def missing(self, database):
+        """The acknowledged ids that database does not hold."""
+        present = set(database.query("SELECT payload FROM %s WHERE tag = '%s'" % (TABLE, self.tag)).split())
+        return sorted(self.acknowledged() - present)
+
+
 class FaultLab:
     """The converged lab, and the measurements the fault cases assert on.
 
@@ -125,6 +183,9 @@ class FaultLab:
 
     def writer(self, tag):
         return Writer(self.db("pb1"), tag, self.tmp)
+
+    def ledger(self, tag, host="pb1"):
+        return Ledger(self.db(host), tag, self.tmp)
 
     def inventory(self, name, standbys=(), host_vars=None):
         """A copy of inventory/lab with more standbys and host variables."""

@@ -116,6 +116,8 @@ options:
         copy that is not an up-to-date backup, then back up.
       - Never while a server runs in I(data_dir) (a live process named in its
         C(postmaster.pid)); stop it first.
+      - Never over a promoted copy of the primary's system (a primary ran or stopped there, or it is on a
+        later timeline), which holds writes no other node has. Move it aside first.
     type: bool
     default: false
   bin_dir:
@@ -610,6 +612,13 @@ class BaseBackup(object):
                 and not self.promotion(local_sysid, primary_sysid):
             return None
         in_the_way = [loc for loc in self.locations.values() if loc.entries and loc.path not in owned]
+        promoted = self.promotion(local_sysid, primary_sysid) if self.data_dir not in owned else None
+        if promoted and any(loc.label == 'data_dir' for loc in in_the_way):
+            # A promoted copy holds writes no other node has: force replaces
+            # another system, never a former follower of this one.
+            raise BackupFailed('Refusing to back up: %s. force does not override this: move %s aside first '
+                               '(playbooks/rebuild.yml with rebuild_promoted=true keeps it).'
+                               % (promoted, self.data_dir))
         problems = [self.blocker(loc, local_sysid, primary_sysid) for loc in in_the_way]
         if problems and not self.params['force']:
             pid = self.running_server()

@@ -49,6 +49,14 @@ def assert_refused(lab, run, *messages):
                  [r"primary_hba_method is cert, which logs followers in with their certificates over TLS, "
                   r"and polardb_tls is off"],
                  id="cert-without-tls"),
+    # Checked on the controller before any host changes (an empty password used to change the
+    # primary's role first, then fail speaking of IDENTIFY_SYSTEM).
+    pytest.param(("-e", "polardb_replication_password="),
+                 [r"polardb_replication_password is empty for pb1, pb2, pb3: set it in the inventory"],
+                 id="empty-password"),
+    pytest.param(("-e", "polardb_primary=pb9"),
+                 [r"polardb_primary is 'pb9' for pb1, pb2, pb3, which is not a host of the inventory"],
+                 id="unknown-primary"),
 ])
 def test_bad_variable_is_refused_and_changes_nothing(lab, args, messages):
     before = lab.fingerprint()
@@ -62,9 +70,23 @@ def test_slot_names_with_upper_case_or_dashes_are_refused_by_the_primary(lab, sl
     inventory = lab.inventory("bad-slot", host_vars={"pb3": {"polardb_slot_name": slot}})
     before = lab.fingerprint()
     run = lab.playbook("-i", inventory, "site.yml")
-    assert_refused(lab, run, r"The slot name of pb3 \(polardb_slot_name\) is '%s'; a replication slot name is "
-                             r"1 to 63 lower-case letters, digits or underscores" % slot)
+    assert_refused(lab, run, r"polardb_slot_name of pb3 is '%s': it must be 1 to 63 lower-case letters, digits or "
+                             r"underscores" % slot)
     assert run.recap["pb1"]["failed"] == 1
+    assert lab.fingerprint() == before
+
+
+@pytest.mark.parametrize("standbys, message", [
+    pytest.param(("pb2",), r"pb2 is in groups replica and standby: a host is exactly one of primary, replica or "
+                           r"standby", id="host-in-two-groups"),
+    pytest.param(("PB3",), r"PB3 and pb3 all get the replication slot and application_name pb3, so the primary "
+                           r"would count one's stream as the other's", id="two-hosts-one-slot"),
+])
+def test_a_cluster_of_the_wrong_shape_is_refused_before_any_host_changes(lab, standbys, message):
+    inventory = lab.inventory("bad-shape", standbys=standbys)
+    before = lab.fingerprint()
+    run = lab.playbook("-i", inventory, "site.yml")
+    assert_refused(lab, run, message)
     assert lab.fingerprint() == before
 
 
@@ -72,7 +94,7 @@ def test_a_bad_slot_name_is_refused_by_the_standby_alone(lab):
     inventory = lab.inventory("bad-slot", host_vars={"pb3": {"polardb_slot_name": "Standby-3"}})
     before = lab.fingerprint()
     run = lab.playbook("-i", inventory, "site.yml", "--limit", "pb3")
-    assert_refused(lab, run, r"the slot name \(polardb_slot_name, it is 'Standby-3'\) must be 1 to 63")
+    assert_refused(lab, run, r"polardb_slot_name of pb3 is 'Standby-3': it must be 1 to 63")
     assert lab.fingerprint() == before
 
 

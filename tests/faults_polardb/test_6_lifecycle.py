@@ -39,16 +39,31 @@ def test_the_old_inventory_is_refused_before_any_change(lab):
     assert not in_recovery(lab, "pb3")
 
 
-def test_pb3_rebuilt_from_pb1_is_its_standby_again(lab):
-    # The operator brings pb1 back; pb3's promoted data is then set aside and replaced.
+def test_pb3_is_rebuilt_only_when_asked_and_what_it_held_as_a_primary_is_kept(lab):
+    # The operator brings pb1 back; pb3 holds writes pb1 never had.
     lab.sh("pb1", "%s/pg_ctl start -w -t 120 -D %s -l %s/primary.log >/dev/null"
            % (lab.bin, lab.primary_data, lab.home), user="postgres")
+    refused = lab.playbook("playbooks/rebuild.yml", "--limit", "pb3")
+    faultlab.assert_refused(refused, r"pb3 may hold writes no other node has: it runs as a primary",
+                            r"-e rebuild_promoted=true")
+    assert not in_recovery(lab, "pb3")
+
     with lab.writer("during-rebuild"):
-        run = lab.converge("playbooks/rebuild.yml", "--limit", "pb3")
+        run = lab.converge("playbooks/rebuild.yml", "--limit", "pb3", "-e", "rebuild_promoted=true")
     changed = faultlab.changed_tasks(run, "pb3")
-    assert "Stop the standby" in changed and "Set the old data aside" in changed, run.tail()
+    for task in ("Run pg_ctl stop", "Set the old data aside", "Set a promoted node's shared data aside on PFS"):
+        assert task in changed, (task, changed, run.tail())
     assert in_recovery(lab, "pb3")
-    assert lab.sh("pb3", "test -e %s.old || echo none" % lab.standby_data) == "none"
+    assert "What it held as a primary is kept in %s.old and /nvme2n1/shared_data.old on PFS" % lab.standby_data \
+        in run.output, run.tail()
+    assert lab.sh("pb3", "test -d %s.old && echo kept" % lab.standby_data) == "kept"
+    assert "global" in lab.sh("pb3", "pfs -C disk ls /nvme2n1/shared_data.old/")
     lab.assert_healthy()
+
+    # The operator looked at the kept copy and discards it: PFS is written only with the database stopped.
+    lab.sh("pb3", "%s/pg_ctl stop -m fast -w -D %s >/dev/null" % (lab.bin, lab.standby_data), user="postgres")
+    lab.sh("pb3", "pfs -C disk rm -r /nvme2n1/shared_data.old && rm -rf %s.old" % lab.standby_data)
     site = lab.converge("site.yml")
-    assert all(count == 0 for count in site.changed.values()), site.tail()
+    assert "Start the standby" in faultlab.changed_tasks(site, "pb3"), site.tail()
+    lab.assert_healthy()
+    assert all(count == 0 for count in lab.converge("site.yml").changed.values())

@@ -260,7 +260,7 @@ def test_another_cluster_in_data_dir_is_refused_then_replaced_with_force(run_mod
     assert forced['changed'] and 'sysid=%s' % PRIMARY_SYSID in (lab.data_dir / 'global' / 'pg_control').read_text()
 
 
-def test_a_promoted_copy_of_the_primary_is_never_made_a_standby_again_unless_forced(run_module, lab):
+def test_a_promoted_copy_of_the_primary_is_never_made_a_standby_again_even_forced(run_module, lab):
     assert run_module(polar_basebackup, args(lab, engine='postgresql'))['changed']
     # What promotion leaves: the server ran as a primary, no standby.signal, no backup label.
     for name in ('standby.signal', 'backup_label'):
@@ -274,7 +274,9 @@ def test_a_promoted_copy_of_the_primary_is_never_made_a_standby_again_unless_for
     assert len(backup_calls(lab)) == 1
 
     forced = run_module(polar_basebackup, args(lab, engine='postgresql', force=True))
-    assert forced['changed'] and len(backup_calls(lab)) == 2 and (lab.data_dir / 'standby.signal').exists()
+    assert forced['failed'] and 'force does not override this' in forced['msg'], forced
+    assert 'Set force=true' not in forced['msg'] and len(backup_calls(lab)) == 1
+    assert not (lab.data_dir / 'standby.signal').exists()
 
 
 @pytest.mark.parametrize('control, signal', [('state=in_archive_recovery timeline=2', True),
