@@ -108,7 +108,7 @@ EXAMPLES = r'''
         content: "{{ lookup('ansible.builtin.template', 'polardb_standby.conf.j2') }}"
         include_from: /var/lib/postgresql/standby/postgresql.conf
       - path: /var/lib/postgresql/.pgpass_replication
-        secret: "*:5432:*:replicator:{{ replication_password }}\n"
+        secret: "{{ replication_password | polardb.cluster.pgpass_entry('replicator', 5432) }}\n"
   register: settings
   become: true
 
