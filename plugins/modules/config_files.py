@@ -72,7 +72,7 @@ options:
 notes:
   - Exactly one of I(content) and I(secret) is given for each file.
   - Files and folders are replaced or changed only where they differ, so a second run reports no change.
-  - The folders hold files the database user owns, and the module runs as root: it never follows a
+  - The folders hold files the database user owns, and the module runs as root, so it never follows a
     symbolic link it finds in their place, so that a link to C(/etc/shadow) is neither read, shown
     in a diff, nor given to the database user.
 attributes:
