@@ -29,7 +29,11 @@ options:
     required: true
     suboptions:
       path:
-        description: Absolute path of the file. Its folder must exist or be one of I(directories).
+        description:
+          - Absolute, normalised path of the file (no C(.), C(..), repeated or trailing C(/)). Its
+            folder must exist or be one of I(directories).
+          - A symbolic link there is refused, never followed, and so is a folder, FIFO, socket or
+            device; so is a folder on the way that is a link owned by another user than root.
         type: path
         required: true
       content:
@@ -49,7 +53,9 @@ options:
             name when both are in one folder, else its path. The rest of that file is left as it is.
         type: path
   directories:
-    description: Folders made (or given I(owner), I(group) and I(directory_mode)) before the files.
+    description:
+      - Folders made (or given I(owner), I(group) and I(directory_mode)) before the files.
+      - Absolute and normalised; a symbolic link there is refused, never followed.
     type: list
     elements: path
     default: []
@@ -66,13 +72,18 @@ options:
 notes:
   - Exactly one of I(content) and I(secret) is given for each file.
   - Files and folders are replaced or changed only where they differ, so a second run reports no change.
+  - The folders hold files the database user owns, and the module runs as root, so it never follows a
+    symbolic link it finds in their place, so that a link to C(/etc/shadow) is neither read, shown
+    in a diff, nor given to the database user.
 attributes:
   check_mode:
     support: full
     description: Reports what would be written and changes nothing.
   diff_mode:
     support: full
-    description: Shows each changed file's content (C(secret) files as a placeholder) and each include line added.
+    description:
+      - Shows each changed file's content (C(secret) files as a placeholder) and each include line added.
+      - Only with C(--diff); without it the result holds no content.
 '''
 
 EXAMPLES = r'''
@@ -97,7 +108,7 @@ EXAMPLES = r'''
         content: "{{ lookup('ansible.builtin.template', 'polardb_standby.conf.j2') }}"
         include_from: /var/lib/postgresql/standby/postgresql.conf
       - path: /var/lib/postgresql/.pgpass_replication
-        secret: "*:5432:*:replicator:{{ replication_password }}\n"
+        secret: "{{ replication_password | polardb.cluster.pgpass_entry('replicator', 5432) }}\n"
   register: settings
   become: true
 
@@ -132,17 +143,88 @@ files:
   sample: [{path: /var/lib/postgresql/tls/root.crt, state: unchanged}]
 '''
 
+import errno
 import os
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.polardb.cluster.plugins.module_utils.paths import path_problem
 
 SECRET_PLACEHOLDER = '(secret: not shown)\n'
 
 
 def shown(data, secret):
     return SECRET_PLACEHOLDER if secret else to_native(data, errors='surrogate_or_replace')
+
+
+class Refused(Exception):
+    """A path the module will not read or write, with what to do."""
+
+
+def refuse_link(path):
+    raise Refused('%s is a symbolic link; config_files never follows links: remove it, then run again.' % path)
+
+
+def check_folders(path):
+    """Refuse a link on the way to PATH that another user than root could have made or changed.
+
+    Root's links (/var/run -> /run) are the system's; the database user's would send root's writes
+    and chowns wherever it chose.
+    """
+    folder = '/'
+    for part in os.path.dirname(path).split('/')[1:]:
+        folder = os.path.join(folder, part)
+        try:
+            st = os.lstat(folder)
+        except OSError:
+            return  # made later (directories, or an earlier task in check mode)
+        if stat.S_ISLNK(st.st_mode) and st.st_uid != 0:
+            raise Refused('%s, a folder on the way to %s, is a symbolic link owned by uid %d; config_files '
+                          'follows only root\'s links: replace it by the folder, then run again.'
+                          % (folder, path, st.st_uid))
+
+
+def existing(path):
+    """lstat of PATH, None when nothing is there; a link is refused."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return None
+        raise
+    if stat.S_ISLNK(st.st_mode):
+        refuse_link(path)
+    return st
+
+
+def read_regular(path):
+    """The content of the regular file PATH, None when missing.
+
+    O_NOFOLLOW: a link put there after the lstat is refused, not followed. O_NONBLOCK: a FIFO
+    opens at once instead of waiting for a writer, then fstat refuses it with the devices.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return None
+        if e.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Refused('%s is not a regular file (a FIFO, socket or device?): move it away, then run again.'
+                          % path)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b''.join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 class ConfigFiles(object):
@@ -164,11 +246,13 @@ class ConfigFiles(object):
         return self.module.set_mode_if_different(path, mode, changed)
 
     def directory(self, path):
-        if os.path.isdir(path):
+        check_folders(path)
+        st = existing(path)
+        if st is not None and stat.S_ISDIR(st.st_mode):
             if self.attributes(path, self.params['directory_mode'], False):
                 self.changed_paths.append(path)
             return
-        if os.path.lexists(path):
+        if st is not None:
             self.module.fail_json(msg='%s exists and is not a folder: move it away, then run again.' % path)
         parent = os.path.dirname(path)
         if not os.path.isdir(parent) and parent not in self.new_dirs:
@@ -202,16 +286,15 @@ class ConfigFiles(object):
         secret = spec['secret'] is not None
         data = to_bytes(spec['secret'] if secret else spec['content'], errors='surrogate_or_strict')
         folder = os.path.dirname(path)
-        if os.path.isdir(path):
+        check_folders(path)
+        st = existing(path)
+        if st is not None and stat.S_ISDIR(st.st_mode):
             self.module.fail_json(msg='%s is a folder, not a file: move it away, then run again.' % path)
         # In check mode an earlier task of the run (initdb, a base backup) may be the one to make it.
         if not os.path.isdir(folder) and folder not in self.new_dirs and not self.module.check_mode:
             self.module.fail_json(msg='Cannot write %s: its folder %s does not exist; make it first '
                                       '(or name it in directories).' % (path, folder))
-        before = None
-        if os.path.exists(path):
-            with open(path, 'rb') as stream:
-                before = stream.read()
+        before = None if st is None else read_regular(path)
         if before == data:
             state = 'attributes' if self.attributes(path, spec['mode'], False) else 'unchanged'
         else:
@@ -228,25 +311,26 @@ class ConfigFiles(object):
     def include(self, path, conf):
         name = os.path.basename(path) if os.path.dirname(path) == os.path.dirname(conf) else path
         line = "include_if_exists = '%s'" % name.replace("'", "''")
-        if not os.path.isfile(conf):
+        check_folders(conf)
+        st = existing(conf)
+        text = None if st is None else read_regular(conf)
+        if text is None:
             if self.module.check_mode and not os.path.isdir(os.path.dirname(conf)):
                 self.changed_paths.append(conf)
                 return
             self.module.fail_json(msg='Cannot include %s from %s: that file does not exist. It is the '
                                       "server's postgresql.conf: is the data directory there?" % (path, conf))
-        with open(conf, 'rb') as stream:
-            text = stream.read()
         if line in (existing.strip() for existing in to_native(text, errors='surrogate_or_replace').splitlines()):
             return
         self.changed_paths.append(conf)
         self.diffs.append(dict(before_header=conf, after_header=conf, before='', after=line + '\n'))
         if not self.module.check_mode:
             separator = b'' if not text or text.endswith(b'\n') else b'\n'
-            self.write(conf, text + separator + to_bytes(line) + b'\n', like=os.stat(conf))
+            self.write(conf, text + separator + to_bytes(line) + b'\n', like=st)
 
     def apply(self):
         for path in self.params['directories']:
-            self.directory(path.rstrip('/') or '/')
+            self.directory(path)
         results = []
         for spec in self.params['files']:
             results.append(self.file(spec))
@@ -272,16 +356,27 @@ def main():
         ),
         supports_check_mode=True,
     )
-    for spec in module.params['files']:
-        if not os.path.isabs(spec['path']):
-            module.fail_json(msg='files: %s is not an absolute path.' % spec['path'])
+    # The form only: where a settings file goes (/etc/postgresql/...) is the operator's choice.
+    named = [('directories[%d]' % index, path) for index, path in enumerate(module.params['directories'])]
+    for index, spec in enumerate(module.params['files']):
+        named.append(('files[%d].path' % index, spec['path']))
+        if spec['include_from'] is not None:
+            named.append(('files[%d].include_from' % index, spec['include_from']))
+    for name, path in named:
+        problem = path_problem(path, name, anywhere=True)
+        if problem:
+            module.fail_json(msg=problem)
     manager = ConfigFiles(module)
     try:
         files = manager.apply()
+    except Refused as e:
+        module.fail_json(msg=to_native(e), changed_paths=manager.changed_paths)
     except (IOError, OSError) as e:
         module.fail_json(msg='Writing the files failed: %s' % to_native(e), changed_paths=manager.changed_paths)
-    module.exit_json(changed=bool(manager.changed_paths), changed_paths=manager.changed_paths,
-                     files=files, diff=manager.diffs)
+    result = dict(changed=bool(manager.changed_paths), changed_paths=manager.changed_paths, files=files)
+    if module._diff:
+        result['diff'] = manager.diffs
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

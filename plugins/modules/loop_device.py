@@ -27,7 +27,11 @@ description:
     at once (for example two containers sharing the folder) attach an image once.
 options:
   image:
-    description: Path of the image file backing the device.
+    description:
+      - Path of the image file backing the device.
+      - An absolute, normalised path (no C(.), C(..), repeated or trailing C(/)), outside the
+        system folders (C(/etc), C(/usr), C(/dev), ...) and not a shared folder itself (C(/),
+        C(/var/lib), C(/tmp), ...); anything else is refused before the module looks at it.
     type: path
     required: true
   size:
@@ -161,6 +165,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.formatters import human_to_bytes
 from ansible_collections.polardb.cluster.plugins.module_utils import blockdev, loop
+from ansible_collections.polardb.cluster.plugins.module_utils.paths import path_problem
 
 
 def parse_size(module, text):
@@ -239,7 +244,7 @@ class LoopDevice(object):
         if st is None:
             if size is None:
                 self.module.fail_json(msg='image %s does not exist: give size to create it' % self.image)
-            parent = os.path.dirname(self.image) or '.'
+            parent = os.path.dirname(self.image)
             if not os.path.isdir(parent):
                 self.module.fail_json(msg='cannot create %s: folder %s does not exist (create it first)'
                                       % (self.image, parent))
@@ -387,7 +392,7 @@ def folder_lock(image):
     otherwise both see the image unattached and attach it twice. The folder,
     not the image, is locked: the image may not exist yet.
     """
-    folder = os.path.dirname(os.path.abspath(image))
+    folder = os.path.dirname(image)
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -415,6 +420,10 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # Before anything is looked at: an image under /etc is no image of ours to grow or remove.
+    problem = path_problem(module.params['image'], 'image')
+    if problem:
+        module.fail_json(msg=problem)
     alias = module.params['alias']
     if alias and os.path.dirname(os.path.normpath(alias)) != loop.DEV_ROOT:
         module.fail_json(msg='alias=%s must be directly under /dev, such as /dev/nvme2n1' % alias)

@@ -31,7 +31,10 @@ description:
     means not converged. Anything the snapshot does not cover is seen by a full run only.
 options:
   path:
-    description: The record, a file only root reads (its folder is made 0700 when missing).
+    description:
+      - The record, a file only root reads (its folder is made 0700 when missing).
+      - An absolute, normalised path outside the system folders (C(/etc), C(/usr), C(/run), ...),
+        not a shared folder itself (C(/var/lib), C(/tmp), ...).
     type: path
     required: true
   state:
@@ -179,6 +182,7 @@ import threading
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.polardb.cluster.plugins.module_utils.paths import path_problem
 from ansible_collections.polardb.cluster.plugins.module_utils.process import find_pfsdaemon
 
 RECORD_VERSION = 1
@@ -512,6 +516,10 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # Recording writes the file and makes its folder 0700; forgetting removes it.
+    problem = path_problem(module.params['path'], 'path')
+    if problem:
+        module.fail_json(msg=problem)
     node = NodeState(module)
     getattr(node, module.params['state'])()
     module.exit_json(**node.result)

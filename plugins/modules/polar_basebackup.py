@@ -43,6 +43,9 @@ options:
   data_dir:
     description:
       - Local data directory to back up into. Its parent must exist.
+      - An absolute, normalised path (no C(.), C(..), repeated or trailing C(/)), outside the
+        system folders (C(/etc), C(/usr), C(/dev), ...) and not a shared folder itself (C(/),
+        C(/var/lib), C(/home), C(/tmp), ...); anything else is refused before the module looks at it.
     type: path
     required: true
   engine:
@@ -97,6 +100,7 @@ options:
       - Local directory that holds the staged copy of the shared data, in a
         subdirectory named like the last part of I(polar_datadir).
       - Defaults to I(data_dir) followed by C(.staging).
+      - Held to the same rule as I(data_dir).
     type: path
   checkpoint:
     description:
@@ -247,6 +251,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.polardb.cluster.plugins.module_utils.paths import path_problem
 from ansible_collections.polardb.cluster.plugins.module_utils.pfs import Pfs, PfsError, pfs_argument_spec
 from ansible_collections.polardb.cluster.plugins.module_utils.postgres import (
     POSTGRES_MUTUALLY_EXCLUSIVE, cli_connection_args, cli_env, describe_target, make_conninfo,
@@ -314,7 +319,7 @@ class BaseBackup(object):
         params = module.params
         self.params = params
         self.polardb = params['engine'] == 'polardb'
-        self.data_dir = os.path.normpath(os.path.abspath(params['data_dir']))
+        self.data_dir = params['data_dir']
         self.marker_path = os.path.join(os.path.dirname(self.data_dir),
                                         '.%s%s' % (os.path.basename(self.data_dir), MARKER_SUFFIX))
         self.lock_fd = None
@@ -326,7 +331,7 @@ class BaseBackup(object):
         self.locations = {'data_dir': Location('local', self.data_dir, 'data_dir')}
         if self.polardb:
             self.polar_datadir = '/' + '/'.join(p for p in params['polar_datadir'].split('/') if p)
-            staging_dir = os.path.normpath(os.path.abspath(params['staging_dir'] or self.data_dir + '.staging'))
+            staging_dir = params['staging_dir'] or self.data_dir + '.staging'
             self.staging_dir = staging_dir
             self.locations['polar_datadir'] = Location('pfs', self.polar_datadir, 'polar_datadir')
             if params['mode'] != 'direct':
@@ -376,7 +381,7 @@ class BaseBackup(object):
     # ---- inspection (read-only) ------------------------------------------------
 
     def validate(self):
-        if self.data_dir == '/' or not os.path.isdir(os.path.dirname(self.data_dir)):
+        if not os.path.isdir(os.path.dirname(self.data_dir)):
             self.module.fail_json(msg='The parent directory of data_dir %s does not exist; create it first.'
                                   % self.data_dir)
         if self.params['slot'] and self.params['wal_method'] != 'stream':
@@ -844,6 +849,11 @@ def main():
         unset = [name for name in ('polar_datadir', 'disk', 'host_id') if module.params[name] in (None, '')]
         if unset:  # required_if accepts an explicit null
             module.fail_json(msg='engine is polardb but the following are missing: %s' % ', '.join(unset))
+    # Before anything is looked at: force clears data_dir and the staging copy.
+    for name in ('data_dir', 'staging_dir'):
+        problem = module.params[name] is not None and path_problem(module.params[name], name)
+        if problem:
+            module.fail_json(msg=problem)
     started = time.monotonic()
     backup = BaseBackup(module)
     backup.validate()

@@ -2,6 +2,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names, subject_alt_names
+from ansible_collections.polardb.cluster.plugins.filter.path_problems import path_problem, path_problems
 from ansible_collections.polardb.cluster.plugins.filter.run_fingerprint import run_fingerprint
 from ansible_collections.polardb.cluster.plugins.filter.shared_disk import shared_disk
 from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
@@ -128,3 +129,33 @@ def test_run_fingerprint_moves_with_the_controller_files_given(tmp_path):
 def test_run_fingerprint_refuses_a_host_that_is_not_a_list():
     with pytest.raises(AnsibleFilterError):
         run_fingerprint(lab_hostvars(), 'pb1')
+
+
+@pytest.mark.parametrize('path, message', [
+    ('', 'standby_data_dir is empty: it must be an absolute path'),
+    ('standby', 'standby_data_dir standby is a relative path: it must be absolute'),
+    ('/var/lib/../../etc', 'standby_data_dir /var/lib/../../etc is not a normalised path'),
+    ('/data/../etc/passwd', 'standby_data_dir /data/../etc/passwd is not a normalised path'),
+    ('/', 'standby_data_dir is /, the root folder'),
+    ('/etc/x', 'standby_data_dir /etc/x is in /etc'),
+    ('/var/lib', 'standby_data_dir /var/lib is a folder shared with other software'),
+])
+def test_path_problem_names_the_variable_and_never_suggests_force_or_grow(path, message):
+    problem = path_problem(path, 'standby_data_dir')
+    assert message in problem and 'force' not in problem and 'grow' not in problem
+
+
+def test_path_problem_is_empty_for_a_path_of_its_own():
+    assert path_problem('/var/lib/polardb/nvme2n1/standby', 'standby_data_dir') == ''
+
+
+def test_path_problems_names_each_wrong_variable_in_order():
+    problems = path_problems({'standby_data_dir': '/', 'standby_rebuild_old_dir': '/var/lib/x.old',
+                              'storage_image': '/data/../etc/passwd', 'polardb_state_file': ''})
+    assert [problem.split()[0] for problem in problems] == ['standby_data_dir', 'storage_image',
+                                                          'polardb_state_file']
+
+
+def test_path_problems_refuses_what_is_not_a_mapping():
+    with pytest.raises(AnsibleFilterError):
+        path_problems(['/data/standby'])

@@ -1,6 +1,7 @@
 import grp
 import os
 import pwd
+import signal
 import stat
 
 import pytest
@@ -127,3 +128,109 @@ def test_owner_and_group_are_set_on_files_and_folders(run_module, tmp_path):
     for path in (tmp_path / 'tls', tmp_path / 'tls' / 'f'):
         assert (os.stat(path).st_uid, os.stat(path).st_gid) == (nobody.pw_uid, nobody.pw_gid)
     assert run_module(config_files, args)['changed'] is False
+
+
+SHADOW = 'root:$6$not-for-the-output$:19000:0:99999:7:::\n'
+
+
+@pytest.fixture
+def secret_file(tmp_path):
+    """A file only root reads, outside the folders the module writes to."""
+    path = tmp_path / 'shadow'
+    path.write_text(SHADOW)
+    os.chmod(path, 0o600)
+    return path
+
+
+@pytest.mark.parametrize('diff', [False, True])
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_a_link_where_a_file_goes_is_refused_and_never_read(run_module, tmp_path, secret_file, diff, check_mode):
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'standby.signal').symlink_to(secret_file)
+    result = run_module(config_files, dict(files=[dict(path=str(data / 'standby.signal'), content='')]),
+                        check_mode=check_mode, diff=diff)
+    assert result['failed']
+    assert result['msg'] == ('%s is a symbolic link; config_files never follows links: remove it, then run again.'
+                             % (data / 'standby.signal'))
+    assert 'not-for-the-output' not in repr(result)
+    assert secret_file.read_text() == SHADOW and os.path.islink(data / 'standby.signal')
+
+
+def test_a_link_as_the_included_from_file_is_refused(run_module, tmp_path, secret_file):
+    (tmp_path / 'postgresql.conf').symlink_to(secret_file)
+    result = run_module(config_files, dict(files=[dict(path=str(tmp_path / 'a.conf'), content='a = 1\n',
+                                                       include_from=str(tmp_path / 'postgresql.conf'))]), diff=True)
+    assert result['failed'] and 'postgresql.conf is a symbolic link' in result['msg']
+    assert 'not-for-the-output' not in repr(result) and secret_file.read_text() == SHADOW
+
+
+def test_a_link_as_a_folder_is_refused_and_its_target_left_alone(run_module, tmp_path):
+    target = tmp_path / 'etc'
+    target.mkdir()
+    os.chmod(target, 0o755)
+    (tmp_path / 'tls').symlink_to(target)
+    result = run_module(config_files, dict(directories=[str(tmp_path / 'tls')], files=[]))
+    assert result['failed'] and '%s is a symbolic link' % (tmp_path / 'tls') in result['msg']
+    assert mode_of(target) == 0o755
+
+
+def test_a_folder_on_the_way_that_is_another_users_link_is_refused(run_module, tmp_path, secret_file):
+    if os.geteuid() != 0:
+        pytest.skip('a link owned by another user needs root to make')
+    target = tmp_path / 'elsewhere'
+    target.mkdir()
+    (tmp_path / 'data').symlink_to(target)
+    nobody = pwd.getpwnam('nobody')
+    os.lchown(tmp_path / 'data', nobody.pw_uid, nobody.pw_gid)
+    result = run_module(config_files, dict(files=[dict(path=str(tmp_path / 'data' / 'a.conf'), content='x')]))
+    assert result['failed'] and ('%s, a folder on the way to %s, is a symbolic link owned by uid %d'
+                                 % (tmp_path / 'data', tmp_path / 'data' / 'a.conf', nobody.pw_uid)) in result['msg']
+    assert os.listdir(target) == []
+
+    os.lchown(tmp_path / 'data', 0, 0)  # root's own links are the system's, as /var/run is
+    assert run_module(config_files, dict(files=[dict(path=str(tmp_path / 'data' / 'a.conf'), content='x')]))['changed']
+
+
+def test_a_fifo_where_a_file_goes_is_refused_without_waiting_for_a_writer(run_module, tmp_path):
+    os.mkfifo(tmp_path / 'standby.signal')
+
+    def hung(signum, frame):
+        raise AssertionError('config_files waited for a writer of the FIFO')
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        result = run_module(config_files, dict(files=[dict(path=str(tmp_path / 'standby.signal'), content='')]))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result['failed'] and 'is not a regular file (a FIFO, socket or device?)' in result['msg']
+
+
+def test_a_diff_only_with_diff_and_secrets_never(run_module, tmp_path):
+    target = tmp_path / 'settings.conf'
+    target.write_text('old\n')
+    key = tmp_path / 'node.key'
+    key.write_text('OLD-KEY\n')
+    args = dict(files=[dict(path=str(target), content='new\n'), dict(path=str(key), secret='NEW-KEY\n')])
+    quiet = run_module(config_files, args, check_mode=True)
+    assert quiet['changed'] and 'diff' not in quiet and 'old' not in repr(quiet)
+    shown = run_module(config_files, args, check_mode=True, diff=True)
+    assert dict(before_header=str(target), after_header=str(target), before='old\n', after='new\n') in shown['diff']
+    assert 'KEY' not in repr(shown)
+    written = run_module(config_files, args)
+    assert 'diff' not in written and 'KEY' not in repr(written) and key.read_text() == 'NEW-KEY\n'
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(files=[dict(path='settings.conf', content='')]), 'files[0].path settings.conf is a relative path'),
+    (dict(files=[dict(path='/var/lib/../../etc/x', content='')]), 'files[0].path /var/lib/../../etc/x is not a '
+                                                                  'normalised path'),
+    (dict(files=[dict(path='/data/a', content='', include_from='/data//postgresql.conf')]),
+     'files[0].include_from /data//postgresql.conf is not a normalised path'),
+    (dict(directories=['/data/tls/'], files=[]), 'directories[0] /data/tls/ is not a normalised path'),
+])
+def test_paths_must_be_absolute_and_normalised(run_module, args, message):
+    result = run_module(config_files, args)
+    assert result['failed'] and message in result['msg'] and 'force' not in result['msg']

@@ -132,6 +132,20 @@ def test_missing_image_errors(run_module, lab):
     assert not os.path.exists(lab.root / 'nope')
 
 
+@pytest.mark.parametrize('image, message', [
+    ('', 'image is empty: it must be an absolute path'),
+    ('VirtualDisk.img', 'image VirtualDisk.img is a relative path'),
+    ('/data/../etc/passwd', 'image /data/../etc/passwd is not a normalised path'),
+    ('/', 'image is /, the root folder'),
+    ('/etc/passwd', 'image /etc/passwd is in /etc, which belongs to the operating system'),
+    ('/dev/sda', 'image /dev/sda is in /dev'),
+])
+def test_an_image_that_is_not_ours_is_refused_before_anything_is_looked_at(run_module, lab, image, message):
+    result = run_module(loop_device, args(lab, image=image, grow=True))
+    assert result['failed'] and message in result['msg'], result['msg']
+    assert 'grow' not in result['msg'] and 'force' not in result['msg'] and lab.calls() == []
+
+
 def test_alias_must_be_directly_under_dev(run_module, lab):
     result = run_module(loop_device, args(lab, alias=str(lab.dev / 'disk' / 'nvme2n1')))
     assert result['failed'] and 'directly under' in result['msg'] and lab.calls() == []

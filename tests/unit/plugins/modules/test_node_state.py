@@ -258,6 +258,19 @@ def test_a_record_that_cannot_be_written_is_a_warning(run_module, node, tmp_path
     assert warned['msg'].startswith('Nothing recorded: %s cannot be written' % (tmp_path / 'a-file' / 'state.json'))
 
 
+@pytest.mark.parametrize('path, message', [
+    ('', 'path is empty'),
+    ('node-state.json', 'path node-state.json is a relative path'),
+    ('/var/lib/../../etc/shadow', 'path /var/lib/../../etc/shadow is not a normalised path'),
+    ('/etc/shadow', 'path /etc/shadow is in /etc'),
+])
+@pytest.mark.parametrize('state', ['compared', 'recorded', 'absent'])
+def test_a_record_path_that_is_not_ours_is_refused(run_module, node, path, message, state):
+    node.serve('standby')
+    result = run_module(node_state, node.args(path=path, state=state))
+    assert result['failed'] and message in result['msg'], result['msg']
+
+
 def test_absent_forgets_a_record_but_not_in_check_mode(run_module, node):
     node.make_files('replica')
     node.serve('replica')

@@ -414,12 +414,33 @@ def test_the_copy_connects_over_tls_under_the_name_given_and_estimates_its_size(
     (dict(polar_datadir='/nvme2n1/'), 'must be a directory on the PFS disk nvme2n1'),
     (dict(slot='standby1', wal_method='fetch'), 'slot needs wal_method=stream'),
     (dict(host_id=None), 'engine is polardb but the following are missing: host_id'),
-    (dict(staging_dir='/tmp', data_dir='/tmp/standby'), 'must not contain each other'),
     (dict(data_dir='/nonexistent/standby'), 'parent directory of data_dir /nonexistent/standby does not exist'),
 ])
 def test_invalid_arguments(run_module, lab, overrides, message):
     result = run_module(polar_basebackup, args(lab, **overrides))
     assert result['failed'] and message in result['msg']
+
+
+def test_staging_dir_and_data_dir_must_not_contain_each_other(run_module, lab):
+    result = run_module(polar_basebackup, args(lab, staging_dir=str(lab.data_dir.parent)))
+    assert result['failed'] and 'must not contain each other' in result['msg']
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(data_dir=''), 'data_dir is empty: it must be an absolute path'),
+    (dict(data_dir='standby'), 'data_dir standby is a relative path: it must be absolute'),
+    (dict(data_dir='/var/lib/../../etc'), 'data_dir /var/lib/../../etc is not a normalised path'),
+    (dict(data_dir='/var/lib/postgresql/standby/'), 'is not a normalised path'),
+    (dict(data_dir='/'), 'data_dir is /, the root folder'),
+    (dict(data_dir='/etc'), 'data_dir /etc is in /etc, which belongs to the operating system'),
+    (dict(data_dir='/var/lib'), 'data_dir /var/lib is a folder shared with other software'),
+    (dict(staging_dir='/usr/local/staging'), 'staging_dir /usr/local/staging is in /usr'),
+])
+def test_a_path_that_is_not_ours_is_refused_before_anything_is_looked_at(run_module, lab, overrides, message):
+    result = run_module(polar_basebackup, args(lab, **overrides))
+    assert result['failed'] and message in result['msg'], result['msg']
+    assert 'force' not in result['msg'] and 'actions' not in result
+    assert backup_calls(lab) == []
 
 
 def test_bin_dir_is_searched_alone(run_module, lab):
