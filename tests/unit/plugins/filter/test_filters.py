@@ -3,7 +3,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names, subject_alt_names
 from ansible_collections.polardb.cluster.plugins.filter.run_fingerprint import run_fingerprint
-from ansible_collections.polardb.cluster.plugins.filter.shared_disk import shared_disk
+from ansible_collections.polardb.cluster.plugins.filter.shared_disk import pfsd_findings, shared_disk
 from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
 
 
@@ -128,3 +128,21 @@ def test_run_fingerprint_moves_with_the_controller_files_given(tmp_path):
 def test_run_fingerprint_refuses_a_host_that_is_not_a_list():
     with pytest.raises(AnsibleFilterError):
         run_fingerprint(lab_hostvars(), 'pb1')
+
+
+def test_pfsd_findings_keeps_what_each_host_answered_and_marks_the_others_unanswered():
+    results = [
+        {'item': 'pb2', 'changed': False, 'failed': False, 'in_use': True, 'pid': 61, 'clients': ['pid 90: postgres']},
+        {'item': 'pb4', 'unreachable': True, 'msg': 'container pfaults-pb4 is not running'},
+        {'item': 'pb5', 'failed': False, 'failed_when_result': False, 'msg': 'MODULE FAILURE'},
+        {'item': 'pb6', 'changed': False, 'in_use': False, 'pid': None, 'clients': []},
+    ]
+    assert pfsd_findings(results) == [
+        dict(host='pb2', answered=True, pid=61, clients=['pid 90: postgres'], error=''),
+        dict(host='pb4', answered=False, pid=None, clients=[], error='container pfaults-pb4 is not running'),
+        dict(host='pb5', answered=False, pid=None, clients=[], error='MODULE FAILURE'),
+        dict(host='pb6', answered=True, pid=None, clients=[], error=''),
+    ]
+    assert pfsd_findings([]) == []
+    with pytest.raises(AnsibleFilterError, match='results list'):
+        pfsd_findings({'results': []})
