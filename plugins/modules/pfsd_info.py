@@ -37,6 +37,7 @@ attributes:
     description: Reads C(/proc) and the run directory only, in check mode as in a normal run.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to show.
 seealso:
   - module: polardb.cluster.pfsd
   - module: polardb.cluster.pfs_mkfs
