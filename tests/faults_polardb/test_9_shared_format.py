@@ -2,10 +2,16 @@
 replica lives on the disk, so pb2 is asked, and the format is refused naming it; pb2 keeps serving its rows."""
 import re
 
-from test_5_shared_disk import BOTH, shared_tree
-
 SHARED_DISK = "nvme1n1"
+SHARED_DATA = "/nvme1n1/shared_data/"
 PRIMARY_DATA = "/home/postgres/primary"
+BOTH = ("site.yml", "--limit", "pb1,pb2")
+
+
+def shared_tree(lab, host):
+    """The shared data's top level, as host's pfs lists it (names only)."""
+    listing = lab.sh(host, "pfs -C disk ls %s" % SHARED_DATA)
+    return sorted(line.split()[-1] for line in listing.splitlines() if not line.startswith("total"))
 
 
 def test_a_reformat_from_the_primary_is_refused_while_the_replica_uses_the_disk(lab):
