@@ -18,11 +18,11 @@ def test_a_primary_bootstrapped_with_trust_lines_gets_peer_and_scram(lab):
     lab.db("pb1").wait_for("SELECT count(*) > 0 FROM pg_hba_file_rules WHERE auth_method = 'trust'", "t", 10)
     assert "rc=0" in faultlab.passwordless_localhost_login(lab, "pb1")
 
-    run = lab.converge("site.yml", "--tags", "primary_hba", "--limit", "pb1")
+    run = lab.converge("site.yml", "--tags", "primary", "--limit", "pb1")
     assert "Replace initdb's trust lines with peer and scram-sha-256" in faultlab.changed_tasks(run, "pb1"), run.tail()
     assert lab.sh("pb1", "md5sum < " + hba) == hardened, lab.sh("pb1", "cat " + hba)
     lab.db("pb1").wait_for("SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust'", "0", 10)
     faultlab.assert_hardened(lab, ["pb1"])
-    again = lab.converge("site.yml", "--tags", "primary_hba", "--limit", "pb1")
+    again = lab.converge("site.yml", "--tags", "primary", "--limit", "pb1")
     assert again.changed["pb1"] == 0, again.tail()
     lab.assert_healthy()
