@@ -1,6 +1,7 @@
 """A node certificate the collection made is made again once it expires within polardb_tls_renew_days (30),
 installed and the server reloaded; replication goes on over TLS, and the status shows each certificate's expiry."""
 import datetime
+import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -58,8 +59,10 @@ def test_a_certificate_due_for_renewal_is_made_again_installed_and_reloaded(lab)
     # within the default window of 30 days: made again, installed, pb3 reloaded
     loaded = lab.db("pb3").query("SELECT pg_conf_load_time()")
     run = lab.converge()
-    missing = [name for name in ("Sign the node's certificate", "Install the CA certificate, the node's certificate "
-                                 "and its key", "Reload the standby for its new certificate")
+    # signed on the controller: "changed: [pb3 -> localhost]"
+    assert re.search(r"Sign the node's certificate\] \**\nchanged: \[pb3 -> localhost\]", run.output), run.tail()
+    missing = [name for name in ("Install the CA certificate, the node's certificate and its key",
+                                 "Reload the standby for its new certificate")
                if name not in faultlab.changed_tasks(run, "pb3")]
     assert missing == [], (missing, run.tail())
     renewed = node_certificate(lab, "pb3")
