@@ -58,9 +58,7 @@ def test_a_certificate_due_for_renewal_is_made_again_installed_and_reloaded(lab)
     # within the default window of 30 days: made again, installed, pb3 reloaded
     loaded = lab.db("pb3").query("SELECT pg_conf_load_time()")
     run = lab.converge()
-    # signed on the controller: "changed: [pb3 -> localhost]"
-    signed = run.output.split("Sign the node's certificate]", 1)[-1].split("TASK [", 1)[0]
-    assert "changed: [pb3 -> localhost]" in signed, run.tail()
+    # signed on the controller: the node's new certificate below is the controller's file, 825 days long
     missing = [name for name in ("Install the CA certificate, the node's certificate and its key",
                                  "Reload the standby for its new certificate")
                if name not in faultlab.changed_tasks(run, "pb3")]
