@@ -329,3 +329,29 @@ def backing_inodes(devices):
         if run.returncode == 0 and run.stdout.strip():
             found[device] = run.stdout.strip()
     return found
+
+
+def trust_rules(lab, host):
+    """The trust lines the server on host has loaded (pg_hba_file_rules), as 'line N: TYPE ADDRESS'."""
+    return lab.db(host).query(
+        "SELECT coalesce(string_agg('line ' || line_number || ': ' || type || ' ' || coalesce(address, ''), '; '"
+        " ORDER BY line_number), '') FROM pg_hba_file_rules WHERE auth_method = 'trust'")
+
+
+def passwordless_localhost_login(lab, host):
+    """What psql says when logging in to host's server as postgres over TCP to localhost, without a password.
+
+    As root, with no password file and nothing in the environment: only a trust line lets it in.
+    """
+    run = labtools.in_container(host, "env -u PGPASSWORD -u PGPASSFILE %s -w -AtX 'host=127.0.0.1 port=5432 "
+                                      "user=postgres dbname=postgres connect_timeout=10 passfile=/nonexistent' "
+                                      "-c 'SELECT 1' 2>&1; echo rc=$?" % lab.database.psql, check=False)
+    return run.stdout.strip()
+
+
+def assert_hardened(lab, hosts=("pb1", "pb2", "pb3")):
+    """No server of hosts has a trust line loaded, and none lets postgres in over TCP without a password."""
+    for host in hosts:
+        assert trust_rules(lab, host) == "", "%s loads trust lines: %s" % (host, trust_rules(lab, host))
+        login = passwordless_localhost_login(lab, host)
+        assert login.endswith("rc=2") and "no password supplied" in login, "%s: %s" % (host, login)

@@ -56,6 +56,28 @@ def shared_disk(hosts, hostvars, default_alias):
     return dict(host_ids=host_ids, aliases=aliases, problems=problems)
 
 
+def pfsd_findings(results):
+    """The shared_with of pfs_mkfs, from the registered results of pfsd_info looped over the other hosts.
+
+    A host that was unreachable, or where pfsd_info failed, did not answer: its
+    entry says so, and pfs_mkfs refuses to format rather than guess.
+    """
+    if not isinstance(results, list):
+        raise AnsibleFilterError('pfsd_findings expects the results list of a looped pfsd_info task, got %r'
+                                 % (results,))
+    findings = []
+    for result in results:
+        if not isinstance(result, dict):
+            raise AnsibleFilterError('pfsd_findings expects dicts, got %r' % (result,))
+        host = result.get('item')
+        answered = not result.get('unreachable') and not result.get('skipped') and 'in_use' in result
+        findings.append(dict(host=str(host), answered=answered,
+                             pid=result.get('pid') if answered else None,
+                             clients=list(result.get('clients') or []) if answered else [],
+                             error='' if answered else str(result.get('msg') or 'no answer')))
+    return findings
+
+
 class FilterModule(object):
     def filters(self):
-        return {'shared_disk': shared_disk}
+        return {'shared_disk': shared_disk, 'pfsd_findings': pfsd_findings}

@@ -21,7 +21,9 @@ description:
   - A disk that already holds PFS is left alone; only I(reformat=true) formats it
     again. I(force) never does; it only lets C(mkfs) overwrite a foreign filesystem,
     after which the disk holds PFS and later runs change nothing.
-  - Never formats while a C(pfsdaemon) serves the disk.
+  - Never formats while a C(pfsdaemon) serves the disk, or a process (a database whose pfsd
+    was stopped under it) still uses it, on this host or, for a shared disk, on any host
+    named in I(shared_with).
 extends_documentation_fragment:
   - polardb.cluster.pfs
 options:
@@ -45,6 +47,39 @@ options:
       - Still refused while a C(pfsdaemon) serves the disk; stop it with M(polardb.cluster.pfsd) first.
     type: bool
     default: false
+  shared_with:
+    description:
+      - The other hosts that attach the same disk (a primary's read-only replicas), each
+        with what M(polardb.cluster.pfsd_info) found there. pfsd and the database of another
+        host cannot be seen from this one, and formatting under them destroys their data.
+      - Only read when the disk would be formatted. Formatting is then refused while any of
+        them has a pfsdaemon for the disk or a process using it, and when any of them could
+        not be asked (I(answered=false)), since a host that did not answer is not a host without pfsd.
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.3.0
+    suboptions:
+      host:
+        description: The host's name, for the messages.
+        type: str
+        required: true
+      answered:
+        description: Whether the host was reached and M(polardb.cluster.pfsd_info) succeeded there.
+        type: bool
+        required: true
+      pid:
+        description: The I(pid) M(polardb.cluster.pfsd_info) returned there.
+        type: int
+      clients:
+        description: The I(clients) M(polardb.cluster.pfsd_info) returned there.
+        type: list
+        elements: str
+        default: []
+      error:
+        description: Why the host could not be asked, when it was not.
+        type: str
+        default: ""
   pfsd_run_dir:
     description:
       - Run directory of pfsd, holding C(pfsd_DISK.pid); used to cross-check the
@@ -82,6 +117,21 @@ EXAMPLES = r'''
   polardb.cluster.pfs_mkfs:
     disk: nvme2n1
     reformat: true
+
+- name: Ask the replicas sharing the primary's disk whether they use it
+  polardb.cluster.pfsd_info:
+    disk: nvme1n1
+  delegate_to: "{{ item }}"
+  loop: "{{ groups['replica'] }}"
+  become: true
+  register: sharers
+  ignore_unreachable: true
+  failed_when: false
+
+- name: Format the shared disk from the primary only when none of them does
+  polardb.cluster.pfs_mkfs:
+    disk: nvme1n1
+    shared_with: "{{ sharers.results | polardb.cluster.pfsd_findings }}"
 '''
 
 RETURN = r'''
@@ -133,7 +183,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.polardb.cluster.plugins.module_utils.blockdev import device_size, signatures
 from ansible_collections.polardb.cluster.plugins.module_utils.pfs import (
     PFS_CHUNK_BYTES, PFS_MIN_DISK_BYTES, Pfs, PfsError, parse_info, pfs_argument_spec)
-from ansible_collections.polardb.cluster.plugins.module_utils.process import find_pfsdaemon
+from ansible_collections.polardb.cluster.plugins.module_utils.process import find_pfsd_clients, find_pfsdaemon
 
 DEV_DIR = '/dev'
 PROC_ROOT = '/proc'
@@ -146,6 +196,13 @@ def main():
         force=dict(type='bool', default=False),
         reformat=dict(type='bool', default=False),
         pfsd_run_dir=dict(type='path', default='/var/run/pfsd'),
+        shared_with=dict(type='list', elements='dict', default=[], options=dict(
+            host=dict(type='str', required=True),
+            answered=dict(type='bool', required=True),
+            pid=dict(type='int'),
+            clients=dict(type='list', elements='str', default=[]),
+            error=dict(type='str', default=''),
+        )),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     disk, force, reformat = module.params['disk'], module.params['force'], module.params['reformat']
@@ -219,6 +276,31 @@ def _refuse_unsafe(module, device, result, found, force):
     if daemon.running:
         module.fail_json(msg='pfsdaemon (pid %d) serves %s: formatting a mounted PFS is refused; stop it first '
                              '(polardb.cluster.pfsd state=stopped)' % (daemon.pid, disk), **result)
+    clients = find_pfsd_clients(disk, PROC_ROOT, module.params['pfsd_run_dir'])
+    if clients:
+        module.fail_json(msg='%d process(es) use %s (%s): formatting it would destroy their data under them; '
+                             'stop them first (the database on the disk)'
+                             % (len(clients), disk, '; '.join('pid %d: %s' % c for c in clients[:5])), **result)
+    _refuse_shared_in_use(module, disk, result)
+
+
+def _refuse_shared_in_use(module, disk, result):
+    """Every other host attaching the disk must have been asked, and use it nowhere."""
+    unasked, busy = [], []
+    for host in module.params['shared_with']:
+        if not host['answered']:
+            unasked.append('%s (%s)' % (host['host'], host['error'] or 'no answer'))
+        elif host['pid'] is not None or host['clients']:
+            found = (['pfsdaemon pid %d serves it' % host['pid']] if host['pid'] is not None else []) + \
+                ['in use by %s' % client for client in host['clients'][:5]]
+            busy.append('%s: %s' % (host['host'], ', '.join(found)))
+    if busy:
+        module.fail_json(msg='%s is shared, and formatting it is refused while another host uses it: %s. Stop the '
+                             'databases and pfsd there first.' % (disk, '; '.join(busy)), **result)
+    if unasked:
+        module.fail_json(msg='%s is shared, and formatting it is refused while a host sharing it cannot be asked '
+                             'whether it uses it: %s. Bring it back (or take it out of the inventory once its '
+                             'disk is detached) and run again.' % (disk, '; '.join(unasked)), **result)
 
 
 if __name__ == '__main__':

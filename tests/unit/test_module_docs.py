@@ -10,8 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
 
 
-def test_the_nine_modules_are_there():
-    assert MODULES == ["config_files", "loop_device", "node_state", "pfs_mkfs", "pfsd", "polar_basebackup",
+def test_the_ten_modules_are_there():
+    assert MODULES == ["config_files", "loop_device", "node_state", "pfs_mkfs", "pfsd", "pfsd_info", "polar_basebackup",
                        "replication_info", "replication_slot", "warn"]
 
 

@@ -4,7 +4,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names, subject_alt_names
 from ansible_collections.polardb.cluster.plugins.filter.path_problems import path_problem, path_problems
 from ansible_collections.polardb.cluster.plugins.filter.run_fingerprint import run_fingerprint
-from ansible_collections.polardb.cluster.plugins.filter.shared_disk import shared_disk
+from ansible_collections.polardb.cluster.plugins.filter.shared_disk import pfsd_findings, shared_disk
 from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
 
 
@@ -159,3 +159,20 @@ def test_path_problems_names_each_wrong_variable_in_order():
 def test_path_problems_refuses_what_is_not_a_mapping():
     with pytest.raises(AnsibleFilterError):
         path_problems(['/data/standby'])
+
+def test_pfsd_findings_keeps_what_each_host_answered_and_marks_the_others_unanswered():
+    results = [
+        {'item': 'pb2', 'changed': False, 'failed': False, 'in_use': True, 'pid': 61, 'clients': ['pid 90: postgres']},
+        {'item': 'pb4', 'unreachable': True, 'msg': 'container pfaults-pb4 is not running'},
+        {'item': 'pb5', 'failed': False, 'failed_when_result': False, 'msg': 'MODULE FAILURE'},
+        {'item': 'pb6', 'changed': False, 'in_use': False, 'pid': None, 'clients': []},
+    ]
+    assert pfsd_findings(results) == [
+        dict(host='pb2', answered=True, pid=61, clients=['pid 90: postgres'], error=''),
+        dict(host='pb4', answered=False, pid=None, clients=[], error='container pfaults-pb4 is not running'),
+        dict(host='pb5', answered=False, pid=None, clients=[], error='MODULE FAILURE'),
+        dict(host='pb6', answered=True, pid=None, clients=[], error=''),
+    ]
+    assert pfsd_findings([]) == []
+    with pytest.raises(AnsibleFilterError, match='results list'):
+        pfsd_findings({'results': []})

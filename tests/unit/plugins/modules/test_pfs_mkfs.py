@@ -229,3 +229,52 @@ def test_a_device_whose_size_cannot_be_read_fails_with_a_message_not_a_traceback
     assert result['failed'] and result['msg'].startswith('Cannot read the size of ')
     assert 'Permission denied' in result['msg'] and 'block device this user may open' in result['msg']
     assert lab.mkfs_calls() == []
+
+
+# ---- a shared disk: the other hosts attaching it were asked (pfsd_info) ------------------------
+
+IDLE_PB2 = dict(host='pb2', answered=True, pid=None, clients=[])
+
+
+def test_refuses_to_reformat_a_shared_disk_while_another_host_runs_pfsd_and_a_database_on_it(run_module, lab):
+    # this host's pfsd is stopped, so nothing here tells that pb2's replica lives on the disk
+    lab.setup(nvme1n1=pfs_state.disk(20 * GIB, formatted=True))
+    pb2 = dict(host='pb2', answered=True, pid=61, clients=['pid 90: postgres -D /home/postgres/replica'])
+    result = run_module(pfs_mkfs, lab.args(disk='nvme1n1', reformat=True, shared_with=[IDLE_PB2, pb2],
+                                           pfsd_run_dir=str(lab.tmp / 'run')))
+    assert result['failed'] and result['changed'] is False
+    assert ('nvme1n1 is shared, and formatting it is refused while another host uses it: pb2: pfsdaemon pid 61 '
+            'serves it, in use by pid 90: postgres -D /home/postgres/replica') in result['msg']
+    assert lab.mkfs_calls() == []
+
+
+def test_refuses_to_format_a_shared_disk_when_a_host_sharing_it_could_not_be_asked(run_module, lab):
+    lab.setup(nvme1n1=pfs_state.disk(20 * GIB))
+    pb2 = dict(host='pb2', answered=False, error='Failed to create temporary directory: container not running')
+    result = run_module(pfs_mkfs, lab.args(disk='nvme1n1', shared_with=[pb2], pfsd_run_dir=str(lab.tmp / 'run')))
+    assert result['failed'] and 'cannot be asked whether it uses it: pb2 (Failed to create temporary' in result['msg']
+    assert lab.mkfs_calls() == []
+
+
+def test_formats_a_shared_disk_every_other_host_leaves_alone(run_module, lab):
+    lab.setup(nvme1n1=pfs_state.disk(20 * GIB))
+    result = run_module(pfs_mkfs, lab.args(disk='nvme1n1', shared_with=[IDLE_PB2], pfsd_run_dir=str(lab.tmp / 'run')))
+    assert result['changed'] is True and lab.mkfs_calls() == [['mkfs', 'nvme1n1']]
+
+
+def test_what_other_hosts_say_matters_only_when_it_would_format(run_module, lab):
+    lab.setup(nvme1n1=pfs_state.disk(20 * GIB, formatted=True))
+    pb2 = dict(host='pb2', answered=False, error='unreachable')
+    result = run_module(pfs_mkfs, lab.args(disk='nvme1n1', shared_with=[pb2]))
+    assert 'failed' not in result and result['changed'] is False
+
+
+def test_refuses_while_a_database_here_still_uses_the_disk_without_pfsd(run_module, lab):
+    lab.setup(nvme1n1=pfs_state.disk(20 * GIB, formatted=True))
+    pfs_state.add_process(lab.tmp / 'proc', 90, ['postgres', '-D', '/home/postgres/primary'])
+    (lab.tmp / 'run' / 'nvme1n1').mkdir(parents=True)
+    (lab.tmp / 'run' / 'nvme1n1' / '90.pid').write_text('90')
+    result = run_module(pfs_mkfs, lab.args(disk='nvme1n1', reformat=True, pfsd_run_dir=str(lab.tmp / 'run')))
+    assert result['failed'] and '1 process(es) use nvme1n1 (pid 90: postgres -D /home/postgres/primary)' \
+        in result['msg']
+    assert lab.mkfs_calls() == []
