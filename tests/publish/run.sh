@@ -19,8 +19,9 @@ ansible-galaxy collection build --force --output-path "$work" "$project" >/dev/n
 tarball=$(ls "$work"/polardb-cluster-*.tar.gz)
 
 echo "== galaxy-importer $(basename "$tarball")"
-GALAXY_IMPORTER_CONFIG=$project/tests/publish/importer.cfg \
-  "$bin/python" -m galaxy_importer.main "$tarball" >"$work/importer.log" 2>&1 || {
+# It writes importer_result.json where it runs: in $work, not in the checkout.
+(cd "$work" && GALAXY_IMPORTER_CONFIG=$project/tests/publish/importer.cfg \
+  "$bin/python" -m galaxy_importer.main "$tarball" >"$work/importer.log" 2>&1) || {
     cat "$work/importer.log"; echo "galaxy-importer failed" >&2; exit 1; }
 allowed=$(grep -v -e '^#' -e '^$' "$project/tests/publish/importer-allow.txt" || true)
 findings=$(grep -E '^(WARNING|ERROR)' "$work/importer.log" | { if [ -n "$allowed" ]; then grep -v -E -f <(echo "$allowed"); else cat; fi; } || true)
