@@ -6,13 +6,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 ANSIBLE_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.cfg"
 COLLECTION_LINK := .collections/ansible_collections/polardb/cluster
+# ansible 13 and 14 (ansible-core 2.20, 2.21) need Python 3.12 or later: the
+# newest 3.12 and 3.13 pyenv has, or python3.12 / python3.13 on PATH.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+PYTHON312 ?= $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3))),$(shell command -v python3.12))
+PYTHON313 ?= $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3))),$(shell command -v python3.13))
+PYTHON_2.20 := $(PYTHON312)
+PYTHON_2.21 := $(PYTHON313)
 
 .PHONY: help venv docker image lab lab-down demo status test test-unit test-integration \
-        test-lab test-faults test-lifecycle test-ssh test-polardb lint sanity build bench clean
+        test-lab test-faults test-lifecycle test-ssh test-polardb lint sanity build bench clean \
+        test-publish test-versions test-version-2.19 test-version-2.20 test-version-2.21 test-newest \
+        test-versions-full test-version-full-2.20 test-version-full-2.21
 
 help:
 	@echo "make demo        bring up the Docker lab (pb1, pb2, pb3) and build the standby on pb3"
-	@echo "make test        unit tests, lint, and the molecule scenarios against the lab"
+	@echo "make test        unit tests, lint, sanity, publishing and version checks, then the lab's scenarios"
+	@echo "make test-publish  Galaxy's importer, antsibull-docs and the changelog on the tarball"
+	@echo "make test-versions unit tests, sanity, install and syntax check on ansible-core 2.19, 2.20, 2.21"
 	@echo "make lab         start the lab containers only;  make lab-down removes everything"
 	@echo "make image       build the lab image;  make status  print the replication summary"
 
@@ -27,6 +38,21 @@ $(COLLECTION_LINK):
 	ln -sfn ../../.. $@
 
 venv: $(BIN)/.installed $(COLLECTION_LINK)
+
+# One venv per other tested ansible-core (tests/versions/requirements-X.Y.txt),
+# and one for the publishing validators (tests/publish/requirements.txt).
+.venv-%/bin/.installed: tests/versions/requirements-%.txt
+	@test -n "$(PYTHON_$*)" || { echo "ansible-core $* needs Python 3.12 or later: set PYTHON312 / PYTHON313" >&2; exit 1; }
+	$(PYTHON_$*) -m venv .venv-$*
+	.venv-$*/bin/pip install -q --upgrade pip
+	.venv-$*/bin/pip install -q -r $<
+	touch $@
+
+.venv-publish/bin/.installed: tests/publish/requirements.txt
+	$(PYTHON) -m venv .venv-publish
+	.venv-publish/bin/pip install -q --upgrade pip
+	.venv-publish/bin/pip install -q -r $<
+	touch $@
 
 docker:
 	@scripts/ensure-docker.sh
@@ -47,7 +73,13 @@ demo: lab
 status: venv
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/status.yml
 
-test: test-unit lint sanity test-lab test-integration test-faults test-lifecycle test-ssh test-polardb
+# The fast checks first: a collection that does not publish or install fails
+# before the lab is built.
+# ansible-test sanity on 2.20 and 2.21 and the default scenario on 2.21 (make
+# test-versions-full, make test-newest) run in .github/workflows/ci.yml: with
+# the lab suites they would take make test past CI's 90 minutes.
+test: test-unit lint sanity test-publish test-versions test-lab test-integration test-faults \
+      test-lifecycle test-ssh test-polardb
 
 test-unit: venv
 	$(BIN)/pytest tests/unit
@@ -57,6 +89,28 @@ lint: venv
 
 sanity: venv
 	$(ANSIBLE_ENV) tests/sanity/run.sh
+
+# Galaxy's importer, antsibull-docs and antsibull-changelog (tests/publish/run.sh).
+test-publish: venv .venv-publish/bin/.installed
+	PUBLISH_BIN=$(CURDIR)/.venv-publish/bin tests/publish/run.sh
+
+# Every ansible-core from the oldest requires_ansible names to the newest, with
+# its ansible package: unit tests, sanity, the tarball installed beside it and
+# a syntax check of every playbook (tests/versions/run.sh). The pinned one's
+# unit tests and sanity are make test-unit and make sanity.
+# make test runs the unit tests, the install and the syntax check on each;
+# make test-versions-full adds ansible-test sanity on 2.20 and 2.21.
+test-versions: test-version-2.19 test-version-2.20 test-version-2.21
+test-versions-full: test-version-2.19 test-version-full-2.20 test-version-full-2.21
+
+test-version-2.19: venv
+	SKIP_UNIT=1 SKIP_SANITY=1 tests/versions/run.sh $(CURDIR)/$(BIN)
+
+test-version-2.20 test-version-2.21: test-version-%: .venv-%/bin/.installed $(COLLECTION_LINK)
+	SKIP_SANITY=1 tests/versions/run.sh $(CURDIR)/.venv-$*/bin
+
+test-version-full-2.20 test-version-full-2.21: test-version-full-%: .venv-%/bin/.installed $(COLLECTION_LINK)
+	tests/versions/run.sh $(CURDIR)/.venv-$*/bin
 
 # Every test lab has a prefix of its own: the lab `make demo` built (no prefix,
 # or POLARDB_LAB_PREFIX) is never touched by the tests. TEST_PREFIX goes in
@@ -83,6 +137,11 @@ test-lifecycle: venv docker
 # unprivileged user with sudo, the collection installed from its tarball.
 test-ssh: venv docker
 	$(ANSIBLE_ENV) POLARDB_LAB_PREFIX=$(TEST_PREFIX)ssh- $(BIN)/molecule test -s ssh
+
+# The molecule scenario default again, on the newest ansible-core (2.21).
+test-newest: .venv-2.21/bin/.installed $(COLLECTION_LINK) docker
+	PATH="$(CURDIR)/.venv-2.21/bin:$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.cfg" \
+	  POLARDB_LAB_PREFIX=$(TEST_PREFIX)new- .venv-2.21/bin/molecule test -s default
 
 # The polardb and ssh scenarios and the PolarDB faults on real binaries (POLARDB_SRC_DIR
 # or POLARDB_IMAGE); skipped, saying how to give them, without either.

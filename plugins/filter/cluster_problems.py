@@ -6,6 +6,49 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: cluster_problems
+version_added: 0.3.0
+author: polardb.cluster contributors (@polardb-cluster)
+short_description: What is wrong with an inventory's cluster
+description:
+  - Checks the shape of the cluster before any host changes, and says for each problem which
+    group or variable to fix.
+  - A host in more than one of the groups C(primary), C(replica), C(standby); a group C(primary)
+    without exactly one host; slot names that are not valid or that two hosts share (C(pb-3) and
+    C(pb_3) map to one slot and one C(application_name)); an empty replication password; a
+    C(polardb_primary) that is not a host of the inventory.
+positional: _input, slots, passwords, primaries
+options:
+  _input:
+    description: The inventory's groups (C(groups)).
+    type: dict
+    required: true
+  slots:
+    description: Each cluster host's C(polardb_slot_name).
+    type: dict
+    required: true
+  passwords:
+    description: Each cluster host's C(polardb_replication_password).
+    type: dict
+    required: true
+  primaries:
+    description: Each cluster host's C(polardb_primary).
+    type: dict
+    required: true
+'''
+
+EXAMPLES = r'''
+problems: "{{ groups | polardb.cluster.cluster_problems(slots, passwords, primaries) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: One sentence per problem; empty when the cluster is sound.
+  type: list
+  elements: str
+'''
+
 import re
 
 from ansible.errors import AnsibleFilterError

@@ -6,6 +6,42 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: conninfo
+version_added: 0.3.0
+author: polardb.cluster contributors (@polardb-cluster)
+short_description: A libpq connection string, quoted for postgresql.conf
+description:
+  - >-
+    Joins libpq parameters as C(key=value) pairs in the order given, leaving out empty values.
+    A value with anything but letters, digits and C(_.,:/@+=-) is put in single quotes, with
+    backslashes and single quotes escaped as libpq reads them.
+  - >-
+    With O(conf) (the default) the whole is a postgresql.conf string, in single quotes, each
+    single quote inside doubled, ready for C(primary_conninfo = ...).
+positional: _input
+options:
+  _input:
+    description: libpq parameters (C(host), C(port), C(user), C(passfile), C(application_name), C(sslmode), ...).
+    type: dict
+    required: true
+  conf:
+    description: Quote the result as a postgresql.conf string.
+    type: bool
+    default: true
+'''
+
+EXAMPLES = r'''
+# primary_conninfo = 'host=10.0.0.1 port=5432 user=replicator application_name=pb3'
+setting: "primary_conninfo = {{ {'host': '10.0.0.1', 'port': 5432, 'user': 'replicator', 'application_name': 'pb3'} | polardb.cluster.conninfo }}"
+'''
+
+RETURN = r'''
+_value:
+  description: The connection string.
+  type: str
+'''
+
 import re
 
 from ansible.errors import AnsibleFilterError

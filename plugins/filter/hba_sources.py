@@ -6,6 +6,43 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: hba_sources
+version_added: 0.2.0
+author: polardb.cluster contributors (@polardb-cluster)
+short_description: The pg_hba.conf sources of a follower, one per address
+description:
+  - Turns a follower's addresses into host-sized CIDRs (C(/32) for IPv4, C(/128)
+    for IPv6), each once. IP literals are taken as given; host names count by
+    the addresses C(getent ahosts) printed for them (the first field of each line).
+  - The companion filter C(host_names) keeps the entries that are names, the ones
+    to pass to C(getent ahosts).
+positional: _input, resolved
+options:
+  _input:
+    description: Addresses and host names of the follower.
+    type: list
+    elements: str
+    required: true
+  resolved:
+    description: Output lines of C(getent ahosts) for the names among them.
+    type: list
+    elements: str
+    default: []
+'''
+
+EXAMPLES = r'''
+sources: "{{ ['192.0.2.7', '2001:db8::7'] | polardb.cluster.hba_sources }}"   # ['192.0.2.7/32', '2001:db8::7/128']
+names: "{{ ['pb3', '192.0.2.7'] | polardb.cluster.host_names }}"               # ['pb3']
+'''
+
+RETURN = r'''
+_value:
+  description: The CIDRs, in the order met.
+  type: list
+  elements: str
+'''
+
 import ipaddress
 
 from ansible.errors import AnsibleFilterError

@@ -6,6 +6,38 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: path_problems
+version_added: 0.2.0
+author: polardb.cluster contributors (@polardb-cluster)
+short_description: What is wrong with each of the paths a role would manage
+description:
+  - The rule of C(polardb.cluster.path_problem) for each of a mapping of variable names to paths, so that
+    a role checks all its paths in one task and names each variable that is wrong.
+positional: _input
+options:
+  _input:
+    description: Variable names and their paths.
+    type: dict
+    required: true
+'''
+
+EXAMPLES = r'''
+- name: Check the standby's paths
+  ansible.builtin.assert:
+    that: problems | length == 0
+    fail_msg: "{{ problems | join(' ') }}"
+  vars:
+    problems: "{{ {'standby_data_dir': standby_data_dir} | polardb.cluster.path_problems }}"
+'''
+
+RETURN = r'''
+_value:
+  description: One message per wrong path, in the mapping's order; empty when all may be used.
+  type: list
+  elements: str
+'''
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.polardb.cluster.plugins.module_utils.paths import path_problem as _path_problem

@@ -6,6 +6,53 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: pgpass_entry
+version_added: 0.2.0
+author: polardb.cluster contributors (@polardb-cluster)
+short_description: A line of a libpq password file (.pgpass)
+description:
+  - Joins host, port, database, user and password with C(:) as libpq reads a password file,
+    escaping C(\) and C(:) in each field (C(\) first), so that a password holding them is
+    read back whole. A field that is C(*) (the default of I(host), I(port) and I(database))
+    stays a wildcard; a password of C(*) is escaped like any other.
+  - Fails, without showing the value, on an empty field or one that holds a line break.
+  - The line has no newline at its end.
+positional: _input, user, port, host, database
+options:
+  _input:
+    description: The password.
+    type: str
+    required: true
+  user:
+    description: The user it logs in.
+    type: str
+    required: true
+  port:
+    description: The server's port, or C(*).
+    type: str
+    default: '*'
+  host:
+    description: The server's host name or address, or C(*).
+    type: str
+    default: '*'
+  database:
+    description: The database (C(replication) for a replication connection), or C(*).
+    type: str
+    default: '*'
+'''
+
+EXAMPLES = r'''
+secret: "{{ polardb_replication_password | polardb.cluster.pgpass_entry(polardb_replication_user, polardb_port) }}\n"
+# 'se:cr\et' for replicator on 5432 -> '*:5432:*:replicator:se\:cr\\et'
+'''
+
+RETURN = r'''
+_value:
+  description: The line, without its newline.
+  type: str
+'''
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 

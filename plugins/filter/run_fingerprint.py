@@ -7,6 +7,48 @@ collection, the collection's own code, and the controller's certificate files.""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: run_fingerprint
+version_added: 0.3.0
+author: polardb.cluster contributors (@polardb-cluster)
+short_description: A digest of what a run of the site is asked to build
+description:
+  - Digests, for every host of the cluster, the inventory and extra values the roles read
+    (the variables prefixed C(polardb_), C(host_), C(storage_), C(primary_), C(standby_),
+    C(verify_), how the host is reached, and its groups), resolved where they can be (an
+    environment lookup) and as written where they name a role default; the collection's
+    playbooks, plugins and roles; and the content of the controller files given.
+  - Two runs with the same digest ask for the same cluster. What a value draws from a role
+    default's template, or a file named only inside a template, is not seen; after changing
+    such a thing, run once with C(-e polardb_skip_when_unchanged=false).
+positional: _input, hosts, files
+options:
+  _input:
+    description: The play's C(hostvars).
+    type: dict
+    required: true
+  hosts:
+    description: The hosts of the cluster (all of them, whatever the run's C(--limit)).
+    type: list
+    elements: str
+    required: true
+  files:
+    description: Controller files or folders whose content is part of what is asked (certificates, keys).
+    type: list
+    elements: path
+    default: []
+'''
+
+EXAMPLES = r'''
+fingerprint: "{{ hostvars | polardb.cluster.run_fingerprint(groups['polardb'], [polardb_tls_local_dir]) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: A SHA-256 digest, in hex.
+  type: str
+'''
+
 import hashlib
 import json
 import os

@@ -11,6 +11,44 @@ collection derives the host ids once and checks them, and the disk name.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DOCUMENTATION = r'''
+name: shared_disk
+version_added: 0.2.0
+author: polardb.cluster contributors (@polardb-cluster)
+short_description: Host ids and disk names of the hosts that share one PFS disk
+description:
+  - For a primary and its read-only replicas on one PFS disk, gives each host its
+    C(polar_hostid) (its C(polardb_host_id) when the inventory sets one, else the
+    primary 1, the replicas 2, 3, ...) and the name it gives the disk, and lists
+    what is wrong. PolarDB itself accepts two hosts with the same id on one disk.
+positional: _input, hostvars, default_alias
+options:
+  _input:
+    description: The hosts sharing the disk, the primary first.
+    type: list
+    elements: str
+    required: true
+  hostvars:
+    description: The play's C(hostvars).
+    type: dict
+    required: true
+  default_alias:
+    description: The disk alias of a host whose inventory sets no C(polardb_disk_alias).
+    type: str
+    required: true
+'''
+
+EXAMPLES = r'''
+layout: "{{ ['pb1', 'pb2'] | polardb.cluster.shared_disk(hostvars, '/dev/nvme1n1') }}"
+# {'host_ids': {'pb1': 1, 'pb2': 2}, 'aliases': {...}, 'problems': []}
+'''
+
+RETURN = r'''
+_value:
+  description: C(host_ids) and C(aliases) by host, and C(problems), sentences naming the hosts.
+  type: dict
+'''
+
 from ansible.errors import AnsibleFilterError
 
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# ansible-test sanity for the collection's plugins (make sanity).
-#
-# ansible-test wants the collection at .../ansible_collections/polardb/cluster
-# (a real folder, not a symlink), so the checkout's files - tracked and new
-# ones not ignored by git - are copied into a temporary tree and tested there.
+# ansible-test sanity on the collection as Galaxy and Automation Hub see it:
+# the tarball `ansible-galaxy collection build` makes (galaxy.yml's build_ignore
+# leaves out tests, molecule, bench and the other development files), extracted
+# at .../ansible_collections/polardb/cluster, with tests/sanity/ignore-X.Y.txt
+# (one reason per line) laid beside it.
 # Its sanity venvs get pip from a get-pip script on a host that is not
 # reachable here; a stand-in in ansible-test's cache bootstraps pip with
 # ensurepip and installs the requested pip from the configured index instead.
 #
-# Extra arguments go to ansible-test (e.g. --test validate-modules, -v).
+# SANITY_BIN is the venv whose ansible-core runs it (.venv by default),
+# SANITY_PYTHON_VERSION the Python it tests with. Extra arguments go to
+# ansible-test (e.g. --test validate-modules, -v, or paths to test only those).
 set -euo pipefail
 
 project=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,11 +46,10 @@ work=$(mktemp -d /tmp/polardb-sanity.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 tree=$work/ansible_collections/polardb/cluster
 mkdir -p "$tree"
-cd "$project"
-{ git ls-files -z; git ls-files -z --others --exclude-standard; } \
-    | tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null \
-    | tar -xf - -C "$tree"
+"$bin/ansible-galaxy" collection build --force --output-path "$work" "$project" >/dev/null
+tar -xzf "$work"/polardb-cluster-*.tar.gz -C "$tree"
+mkdir -p "$tree/tests/sanity"
+cp "$project"/tests/sanity/ignore-*.txt "$tree/tests/sanity/" 2>/dev/null || true
 
 cd "$tree"
-"$bin/ansible-test" sanity --python "$python" --color no "$@" \
-    plugins/modules/ plugins/module_utils/ plugins/doc_fragments/ plugins/filter/ plugins/action/
+"$bin/ansible-test" sanity --python "$python" --color no "$@"

@@ -1,3 +1,4 @@
+#!/bin/sh
 # Runs inside a lab container before it is removed: stop what holds its disks.
 # pg_ctl daemonizes the postmaster, so the postmasters are the postgres
 # processes adopted by the container's init.
