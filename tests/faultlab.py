@@ -31,64 +31,27 @@ CONVERGED = "POLARDB_LAB_CONVERGED"
 class Writer:
     """Rows inserted on pb1 by one long-lived psql fed from a thread, about 20 a second."""
 
-    def __init__(self, database, tag, folder, interval=0.05):
-        self.database, self.tag, self.folder, self.interval = database, tag, folder, interval
-        self.stop_event = threading.Event()
-        self.errors = None
-
-    def __enter__(self):
-        self.errors = open(self.folder / ("writer-%s.err" % self.tag), "w")
-        self.process = subprocess.Popen(
-            ["docker", *self.database.exec_args("-q", "-d", "postgres", interactive=True)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors, text=True)
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-        return self
-
-    def loop(self):
-        statement = ("INSERT INTO %s (tag, payload) VALUES ('%s', md5(clock_timestamp()::text || random()));\n"
-                     % (TABLE, self.tag))
-        while not self.stop_event.is_set():
-            try:
-                self.process.stdin.write(statement)
-                self.process.stdin.flush()
-            except (BrokenPipeError, ValueError):
-                return
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        self.stop_event.set()
-        self.thread.join(timeout=10)
-        try:
-            self.process.stdin.close()
-        except BrokenPipeError:
-            pass
-        self.process.wait(timeout=60)
-        self.errors.close()
-
-    def rows(self):
-        return int(self.database.query("SELECT count(*) FROM %s WHERE tag = '%s'" % (TABLE, self.tag)))
-
-
-class Ledger:
-    """A client that writes rows with unique ids and records which commits were acknowledged.
-
-    One psql in autocommit mode, fed INSERT ... RETURNING from a thread: a
-    line on its standard output is a commit the server acknowledged, so the
-    ids read back from that output are exactly the rows a client was told are
-    safe. missing(host) names those not on host.
-    """
+    psql_options = ("-q",)
+    kind = "writer"
 
     def __init__(self, database, tag, folder, interval=0.05):
         self.database, self.tag, self.folder, self.interval = database, tag, folder, interval
         self.stop_event = threading.Event()
+        self.errors = self.output = None
         self.sent = 0
 
+    def statement(self):
+        return ("INSERT INTO %s (tag, payload) VALUES ('%s', md5(clock_timestamp()::text || random()));\n"
+                % (TABLE, self.tag))
+
+    def open_output(self):
+        return subprocess.DEVNULL
+
     def __enter__(self):
-        self.output = open(self.folder / ("ledger-%s.out" % self.tag), "w")
-        self.errors = open(self.folder / ("ledger-%s.err" % self.tag), "w")
+        self.errors = open(self.folder / ("%s-%s.err" % (self.kind, self.tag)), "w")
+        self.output = self.open_output()
         self.process = subprocess.Popen(
-            ["docker", *self.database.exec_args("-At", "-d", "postgres", interactive=True)],
+            ["docker", *self.database.exec_args(*self.psql_options, "-d", "postgres", interactive=True)],
             stdin=subprocess.PIPE, stdout=self.output, stderr=self.errors, text=True)
         self.thread = threading.Thread(target=self.loop, daemon=True)
         self.thread.start()
@@ -97,10 +60,8 @@ class Ledger:
     def loop(self):
         while not self.stop_event.is_set():
             self.sent += 1
-            statement = ("INSERT INTO %s (tag, payload) VALUES ('%s', '%s-%d') RETURNING payload;\n"
-                         % (TABLE, self.tag, self.tag, self.sent))
             try:
-                self.process.stdin.write(statement)
+                self.process.stdin.write(self.statement())
                 self.process.stdin.flush()
             except (BrokenPipeError, ValueError):
                 return
@@ -114,8 +75,32 @@ class Ledger:
         except BrokenPipeError:
             pass
         self.process.wait(timeout=60)
-        self.output.close()
         self.errors.close()
+        if self.output is not subprocess.DEVNULL:
+            self.output.close()
+
+    def rows(self):
+        return int(self.database.query("SELECT count(*) FROM %s WHERE tag = '%s'" % (TABLE, self.tag)))
+
+
+class Ledger(Writer):
+    """A client that writes rows with unique ids and records which commits were acknowledged.
+
+    One psql in autocommit mode, fed INSERT ... RETURNING from a thread: a
+    line on its standard output is a commit the server acknowledged, so the
+    ids read back from that output are exactly the rows a client was told are
+    safe. missing(database) names those not there.
+    """
+
+    psql_options = ("-At",)
+    kind = "ledger"
+
+    def statement(self):
+        return ("INSERT INTO %s (tag, payload) VALUES ('%s', '%s-%d') RETURNING payload;\n"
+                % (TABLE, self.tag, self.tag, self.sent))
+
+    def open_output(self):
+        return open(self.folder / ("ledger-%s.out" % self.tag), "w")
 
     def acknowledged(self):
         prefix = self.tag + "-"
