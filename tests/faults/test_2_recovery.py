@@ -27,6 +27,7 @@ def assert_failed_cleanly(run, failed_hosts, *messages):
 # ---- 4. the standby's database stopped or killed ---------------------------------
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 @pytest.mark.parametrize("how", ["stopped", "killed"])
 def test_a_stopped_or_killed_standby_is_started_again(lab, how):
     before = lab.postmaster_start("pb3")
@@ -51,6 +52,7 @@ def test_a_stopped_or_killed_standby_is_started_again(lab, how):
 # ---- 1. the standby's container restarted --------------------------------------
 
 
+@pytest.mark.full(reason="faults_polardb/test_1 restarts pb3's container in the gate")
 def test_a_restarted_standby_container_comes_back_with_every_row(lab):
     data_dir_inode = lab.sh("pb3", "stat -c %i " + lab.standby_data)
     loop_before = lab.sh("pb3", "readlink -f /dev/nvme2n1")
@@ -203,6 +205,7 @@ def test_a_base_backup_whose_primary_connection_dies_cleans_up_after_itself(lab)
     assert primary_identity(lab) == primary
 
 
+@pytest.mark.full(reason="faults_polardb/test_3 kills a staged backup in the gate")
 def test_a_base_backup_killed_half_way_is_cleaned_and_built_on_the_next_run(lab):
     primary = primary_identity(lab)
     assert lab.sh("pb3", "test -e %s || echo none" % lab.standby_data) == "none"

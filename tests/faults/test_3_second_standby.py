@@ -3,9 +3,12 @@ its (throttled) base backup shows in the run's output."""
 import re
 import time
 
+import pytest
+
 import labtools
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_second_standby_gets_its_own_slot_disk_and_data_without_touching_pb3(lab):
     inventory = lab.inventory("with-pb4", standbys=["pb4"])
     pb3_before = dict(started=lab.postmaster_start("pb3"), sysid=lab.system_identifier("pb3"),

@@ -69,6 +69,7 @@ def test_pg_hba_allows_only_scram_from_each_followers_own_address(lab, verbose_r
     assert not re.search(r"\btrust\b|0\.0\.0\.0/0|::/0|\bsamenet\b|\ball\s+all\s+0", text), text
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_follower_whose_address_changed_keeps_only_its_new_entry(lab):
     def entries_of_pb3():
         return lab.sh("pb1", "grep 'polardb.cluster follower pb3$' %s/pg_hba.conf | awk '{print $4}'"
@@ -128,6 +129,7 @@ def test_a_server_whose_certificate_does_not_name_the_address_is_refused(lab):
     assert answer.endswith("rc=2"), answer
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_followers_log_in_with_their_certificates_with_method_cert(lab):
     def hba_methods():
         return lab.sh("pb1", "grep -E 'polardb.cluster follower (pb2|pb3)$' %s/pg_hba.conf | awk '{print $1, $5}' "

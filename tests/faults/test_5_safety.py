@@ -11,6 +11,8 @@ import json
 import pathlib
 import re
 
+import pytest
+
 import faultlab
 import labtools
 
@@ -22,6 +24,7 @@ def table_exists(lab, name):
                                % name.replace("'", "''")) == "1"
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_verify_writes_nothing_on_the_primary_unless_asked(lab, tmp_path):
     inventory = lab.inventory("no-probe")
     settings = pathlib.Path(inventory) / "group_vars" / "all.yml"
@@ -50,6 +53,7 @@ def hba_sources_of(lab, follower):
                          % (follower, lab.primary_data)).split())
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_follower_with_several_addresses_gets_an_entry_for_each_ipv6_included(lab):
     own = labtools.container_ip("pb3")
     # Documentation addresses: they only land in pg_hba.conf, nothing connects from them.

@@ -8,6 +8,8 @@ anything that moved since brings the full run back, which puts it right.
 """
 import re
 
+import pytest
+
 import faultlab
 
 ROLE_TASK = "Ask whether the standby runs"
@@ -44,6 +46,7 @@ def test_a_run_that_finds_nothing_changed_stops_after_one_call_per_host(lab):
     short(lab, "--check")
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_hand_edited_settings_file_brings_the_full_run_back_and_is_put_right(lab):
     settings = lab.standby_data + "/polardb_standby.conf"
     before = lab.sh("pb3", "md5sum " + settings)
@@ -56,6 +59,7 @@ def test_a_hand_edited_settings_file_brings_the_full_run_back_and_is_put_right(l
     short(lab)
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_dropped_slot_and_a_stopped_standby_are_seen_and_repaired(lab):
     lab.sh("pb3", "%s/pg_ctl stop -m fast -D %s" % (lab.pg_bin, lab.standby_data), user="postgres")
     lab.db("pb1").query("SELECT pg_drop_replication_slot('pb3')")
@@ -64,6 +68,7 @@ def test_a_dropped_slot_and_a_stopped_standby_are_seen_and_repaired(lab):
     short(lab)
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_tags_and_the_switch_go_through_the_roles(lab):
     tagged = lab.converge("site.yml", "--tags", "standby")
     assert ROLE_TASK in tagged.output and "as the full run of" not in tagged.output, tagged.tail()

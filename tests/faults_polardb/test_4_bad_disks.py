@@ -7,6 +7,8 @@ pfsd, database) keeps streaming, and leaves no loop device of its own behind
 """
 import re
 
+import pytest
+
 import faultlab
 import labtools
 
@@ -26,6 +28,7 @@ def probe(lab, path):
             if not line.startswith("DEVNAME=")]
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_pfs_disk_smaller_than_ten_gib_is_refused_before_anything_is_made(lab):
     image = "/data/small.img"
     before = lab.fingerprint()
@@ -48,6 +51,7 @@ def test_a_pfs_disk_smaller_than_ten_gib_is_refused_before_anything_is_made(lab)
     lab.assert_healthy()
 
 
+@pytest.mark.full(reason="faults/test_1 refuses a disk holding another file system in the gate")
 def test_a_disk_holding_ext4_is_refused_and_still_holds_it(lab):
     image = "/data/ext4.img"
     lab.sh("pb3", "truncate -s 10G {0} && mkfs.ext4 -q -F -L operator-data "

@@ -26,6 +26,7 @@ def shared_state(lab):
                 pb2_started=lab.postmaster_start("pb2"))
 
 
+@pytest.mark.full(reason="faults_polardb/test_1 restarts pb3's container in the gate")
 def test_a_restarted_replica_container_comes_back_on_the_shared_disk(lab):
     loop = lab.sh("pb2", "readlink -f " + SHARED_ALIAS)
     assert loop == lab.sh("pb1", "readlink -f " + SHARED_ALIAS), "one loop device, seen from both"
@@ -48,6 +49,7 @@ def test_a_restarted_replica_container_comes_back_on_the_shared_disk(lab):
     lab.assert_healthy("pb3")
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_the_followers_reconnect_by_themselves_after_the_primary_restarts(lab):
     with lab.writer("primary-restart"):
         time.sleep(1)
@@ -69,6 +71,7 @@ def test_a_run_never_formats_the_shared_disk_from_the_replica(lab):
     lab.assert_healthy("pb2")
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_losing_the_replica_stops_neither_the_primary_nor_the_standby(lab):
     with lab.writer("replica-lost") as writer:
         lab.docker("stop", lab.prefix + "pb2")

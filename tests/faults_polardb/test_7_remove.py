@@ -2,6 +2,8 @@
 pb1 and pb2 stay as they were, and site.yml builds pb3 again from a fresh base backup."""
 import time
 
+import pytest
+
 import faultlab
 
 REMOVE = ("playbooks/remove.yml", "--limit", "pb3")
@@ -11,6 +13,7 @@ def slots(lab):
     return lab.db("pb1").query("SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots")
 
 
+@pytest.mark.full(reason="tests/lifecycle/test_remove removes and rebuilds a standby in the gate")
 def test_remove_takes_pb3_and_its_pfs_disk_out_and_site_builds_it_again(lab):
     image = lab.data / "pb3" / "VirtualDisk_standby.img"
     inode = image.stat().st_ino
