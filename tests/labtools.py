@@ -20,6 +20,11 @@ NETWORK = PREFIX + "polardb-lab"
 LAB_DATA = pathlib.Path(os.environ.get("POLARDB_LAB_DATA", PROJECT / ".lab" / NETWORK))
 SOCKET_DIR = "/var/run/postgresql"
 POLARDB_BIN = "/home/postgres/tmp_polardb_pg_15_base/bin"
+# Deprecation warnings of the libraries ansible-core imports (on its own or through a worker): noise in a
+# failure's tail, where they would push out the lines that say what failed.
+NOISE = re.compile(r"^\[WARNING\]: WorkerProcess for \[[^\n]*\] errantly sent data directly to stderr[^\n]*\n"
+                   r"(?:[ \t]+[^\n]*\n|\n)*|^[^\n]*DeprecationWarning: [^\n]*\n(?:  from [^\n]*\n)?", re.M)
+FAILURE_LINE = re.compile(r"^(fatal: |failed: |ERROR! |\[ERROR\]: )")
 RECAP_LINE = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -36,8 +41,12 @@ class PlaybookRun:
         return {host: counts["changed"] for host, counts in self.recap.items()}
 
     def tail(self, chars=4000):
-        return "ansible-playbook %s (exit %d, %.0fs):\n%s" % (
-            " ".join(self.args), self.returncode, self.seconds, self.output[-chars:])
+        """The run's failures first, then the end of its output without the warnings Python libraries print."""
+        output = NOISE.sub("", self.output)
+        failures = "\n".join(line[:1500] for line in output.splitlines() if FAILURE_LINE.match(line))
+        return "ansible-playbook %s (exit %d, %.0fs):\n%s%s" % (
+            " ".join(self.args), self.returncode, self.seconds,
+            "failures:\n%s\n...\n" % failures if failures else "", output[-chars:])
 
 
 def ansible_env(**extra):

@@ -52,7 +52,7 @@ def test_a_stopped_or_killed_standby_is_started_again(lab, how):
 # ---- 1. the standby's container restarted --------------------------------------
 
 
-@pytest.mark.full(reason="faults_polardb/test_1 restarts pb3's container in the gate")
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_restarted_standby_container_comes_back_with_every_row(lab):
     data_dir_inode = lab.sh("pb3", "stat -c %i " + lab.standby_data)
     loop_before = lab.sh("pb3", "readlink -f /dev/nvme2n1")
@@ -86,6 +86,7 @@ def test_a_restarted_standby_container_comes_back_with_every_row(lab):
 # ---- 2. the standby cut off the network --------------------------------------------
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_standby_cut_off_the_network_resumes_by_itself(lab):
     address = lab.ip("pb3")
     started = lab.postmaster_start("pb3")
@@ -122,6 +123,7 @@ def reconnect(lab, host, address):
 # ---- 5. the primary down for a while --------------------------------------------------
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_the_standby_serves_reads_while_the_primary_is_down_and_reconnects(lab):
     started = lab.postmaster_start("pb3")
     with lab.writer("before-primary-stop"):
@@ -184,6 +186,7 @@ def primary_identity(lab):
             lab.sh("pb1", "md5sum %s/pg_hba.conf %s/postgresql.conf" % (lab.primary_data, lab.primary_data)))
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_base_backup_whose_primary_connection_dies_cleans_up_after_itself(lab):
     primary = primary_identity(lab)
     lab.sh("pb3", "echo keep me > " + OPERATOR_FILE)
@@ -205,7 +208,7 @@ def test_a_base_backup_whose_primary_connection_dies_cleans_up_after_itself(lab)
     assert primary_identity(lab) == primary
 
 
-@pytest.mark.full(reason="faults_polardb/test_3 kills a staged backup in the gate")
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_base_backup_killed_half_way_is_cleaned_and_built_on_the_next_run(lab):
     primary = primary_identity(lab)
     assert lab.sh("pb3", "test -e %s || echo none" % lab.standby_data) == "none"

@@ -21,6 +21,7 @@ def verbose_run(lab):
     return run
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_the_password_never_appears_in_any_playbook_output(lab, verbose_run):
     assert "Create the replication role" in verbose_run.output and "ESTABLISH DOCKER CONNECTION" in verbose_run.output
     leaks = [" ".join(run.args) for run in lab.runs if lab.password in run.output]

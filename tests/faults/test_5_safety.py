@@ -74,6 +74,7 @@ def test_a_follower_with_several_addresses_gets_an_entry_for_each_ipv6_included(
     lab.assert_healthy()
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_another_running_cluster_in_the_standby_data_dir_is_replaced_only_when_forced(lab):
     data, kept = lab.standby_data, lab.standby_data + ".kept"
     pg_ctl = "%s/pg_ctl" % lab.pg_bin

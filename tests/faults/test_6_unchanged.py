@@ -34,6 +34,7 @@ def full(lab, *moved):
     return run
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_run_that_finds_nothing_changed_stops_after_one_call_per_host(lab):
     lab.converge("site.yml")
     run = short(lab, "-v")

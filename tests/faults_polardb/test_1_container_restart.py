@@ -2,9 +2,12 @@
 import re
 import time
 
+import pytest
+
 import faultlab
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_restarted_standby_container_comes_back_on_the_same_pfs_data(lab):
     identity = lab.backup_identity()
     loop_before = lab.sh("pb3", "readlink -f " + lab.alias)

@@ -51,7 +51,7 @@ def test_a_pfs_disk_smaller_than_ten_gib_is_refused_before_anything_is_made(lab)
     lab.assert_healthy()
 
 
-@pytest.mark.full(reason="faults/test_1 refuses a disk holding another file system in the gate")
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_disk_holding_ext4_is_refused_and_still_holds_it(lab):
     image = "/data/ext4.img"
     lab.sh("pb3", "truncate -s 10G {0} && mkfs.ext4 -q -F -L operator-data "

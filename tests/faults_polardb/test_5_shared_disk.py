@@ -26,7 +26,7 @@ def shared_state(lab):
                 pb2_started=lab.postmaster_start("pb2"))
 
 
-@pytest.mark.full(reason="faults_polardb/test_1 restarts pb3's container in the gate")
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_restarted_replica_container_comes_back_on_the_shared_disk(lab):
     loop = lab.sh("pb2", "readlink -f " + SHARED_ALIAS)
     assert loop == lab.sh("pb1", "readlink -f " + SHARED_ALIAS), "one loop device, seen from both"
@@ -93,6 +93,7 @@ def test_losing_the_replica_stops_neither_the_primary_nor_the_standby(lab):
     ({"pb2": {"polardb_disk_alias": "/dev/nvme9n1"}},
      "pb1 names the shared disk /dev/nvme1n1 but pb2 names it /dev/nvme9n1"),
 ], ids=["same-host-id", "disk-named-differently"])
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_bad_shared_disk_layout_fails_every_host_before_any_change(lab, host_vars, message):
     before = shared_state(lab), lab.fingerprint()
     inventory = lab.inventory("bad-layout", host_vars=host_vars)

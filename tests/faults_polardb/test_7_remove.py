@@ -13,7 +13,7 @@ def slots(lab):
     return lab.db("pb1").query("SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots")
 
 
-@pytest.mark.full(reason="tests/lifecycle/test_remove removes and rebuilds a standby in the gate")
+@pytest.mark.full(reason="checked by make test-full only")
 def test_remove_takes_pb3_and_its_pfs_disk_out_and_site_builds_it_again(lab):
     image = lab.data / "pb3" / "VirtualDisk_standby.img"
     inode = image.stat().st_ino

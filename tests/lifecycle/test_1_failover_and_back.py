@@ -6,6 +6,8 @@ on the primary with those on the other host: nothing committed is lost.
 import re
 import time
 
+import pytest
+
 import faultlab
 
 PROMOTE = ("playbooks/promote.yml", "--limit", "pb3")
@@ -97,6 +99,7 @@ def test_a_planned_switchover_to_pb3_and_back_loses_nothing(lab):
     assert all(count == 0 for count in lab.converge("site.yml").changed.values())
 
 
+@pytest.mark.full(reason="tests/lifecycle/test_2 rebuilds a promoted node in the gate")
 def test_rebuild_reseeds_a_standby_whose_slot_was_dropped_and_wal_removed(lab):
     lab.sh("pb3", "%s stop -m fast -w -D %s" % (PG_CTL, lab.standby_data), user="postgres")
     lab.db("pb1").query("SELECT pg_drop_replication_slot('pb3')")

@@ -7,6 +7,8 @@ removal that deletes the disk image too.
 import re
 import time
 
+import pytest
+
 from faultlab import assert_refused, changed_tasks
 
 
@@ -34,6 +36,7 @@ def test_check_mode_reports_the_removal_and_changes_nothing(lab):
     lab.assert_healthy()
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_remove_takes_the_standby_out_and_leaves_pb1_and_pb2_alone(lab):
     image = lab.image()
     image_stat = image.stat()
@@ -72,6 +75,7 @@ def test_remove_takes_the_standby_out_and_leaves_pb1_and_pb2_alone(lab):
     assert again.changed == {"pb3": 0}, again.tail()
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_site_builds_the_removed_standby_again_from_a_fresh_base_backup(lab):
     pb1_started = lab.postmaster_start("pb1")
     with lab.writer("rebuilt"):
@@ -86,6 +90,7 @@ def test_site_builds_the_removed_standby_again_from_a_fresh_base_backup(lab):
     assert lab.hba_rules_of("pb3")
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_remove_disk_deletes_the_image_too(lab):
     image = lab.image()
     image_stat = image.stat()
