@@ -24,7 +24,7 @@ help:
 	@echo "make test        unit tests, lint, sanity, publishing and version checks, then the lab's suites (CI's gate)"
 	@echo "make test-full   the same with every case of every suite (about two hours)"
 	@echo "make test-publish  Galaxy's importer, antsibull-docs and the changelog on the tarball"
-	@echo "make test-versions unit tests, sanity, install and syntax check on ansible-core 2.19, 2.20, 2.21"
+	@echo "make test-versions-full unit tests, sanity, install and syntax check on ansible-core 2.19, 2.20, 2.21"
 	@echo "make lab         start the lab containers only;  make lab-down removes everything"
 	@echo "make image       build the lab image;  make status  print the replication summary"
 
@@ -99,12 +99,10 @@ test-publish: venv .venv-publish/bin/.installed
 
 # Every ansible-core from the oldest requires_ansible names to the newest, with
 # its ansible package: unit tests, sanity, the tarball installed beside it and
-# a syntax check of every playbook (tests/versions/run.sh). The pinned one's
-# unit tests and sanity are make test-unit and make sanity.
-# make test installs the tarball beside each ansible package and checks the
-# syntax of every playbook there; make test-versions-full adds the unit tests
-# and ansible-test sanity on 2.20 and 2.21 (the pinned 2.19's are make
-# test-unit and make sanity).
+# a syntax check of every playbook (tests/versions/run.sh). make test runs
+# make test-versions-full (the pinned 2.19's unit tests and sanity are make
+# test-unit and make sanity); make test-versions only installs and checks the
+# syntax.
 test-versions: test-version-2.19 test-version-2.20 test-version-2.21
 test-versions-full: test-version-2.19 test-version-full-2.20 test-version-full-2.21
 

@@ -2,14 +2,16 @@
 # make test (tests/run.sh gate) and make test-full (tests/run.sh full).
 #
 # gate: what CI runs on every change, within its hour on 2 cores: the checks
-#   that need no lab, the lifecycle scenario (with the default scenario's
-#   checks), the PostgreSQL faults, the polardb scenario and the PolarDB faults,
+#   that need no lab (unit tests and sanity on every tested ansible-core), the
+#   lifecycle scenario (with the default scenario's checks), the default
+#   scenario on the newest ansible-core, the PostgreSQL faults, the polardb
+#   scenario and the PolarDB faults,
 #   each lab suite without its cases marked `full` (pytest -m "not full"); each
 #   mark says which case of the gate proves the same claim, or that only
 #   make test-full checks it.
 # full: every case of every suite, and what the gate leaves out whole: the lab
-#   tests (tests/integration), the default scenario, and the ssh scenario on
-#   both engines: about two hours.
+#   tests (tests/integration), the default scenario on the pinned
+#   ansible-core, and the ssh scenario on both engines: about two hours.
 #
 # The lab images are built in the background while the checks that need no lab
 # run (they wait on the network and the disk more than on the CPU). Each stage's
@@ -68,7 +70,7 @@ stage "unit tests" make --no-print-directory test-unit
 stage "ansible-lint" make --no-print-directory lint
 stage "ansible-test sanity" make --no-print-directory sanity
 stage "publishing checks" make --no-print-directory test-publish
-stage "ansible-core 2.19-2.21 install" make --no-print-directory test-versions
+stage "ansible-core 2.20, 2.21; installs" make --no-print-directory test-versions-full
 stage "images (built meanwhile)" wait_for_images
 times+=("$(printf '%-34s %5ds' "  (the build itself, beside them)" "$(cat "$logs/images.seconds" 2>/dev/null || echo 0)")")
 if [ "$tier" = full ]; then
@@ -76,6 +78,7 @@ if [ "$tier" = full ]; then
   stage "scenario default" make --no-print-directory test-integration
 fi
 stage "lifecycle scenario" make --no-print-directory test-lifecycle
+stage "scenario default, ansible-core 2.21" make --no-print-directory test-newest
 stage "faults (PostgreSQL)" make --no-print-directory test-faults
 [ "$tier" = full ] && stage "scenario ssh (PostgreSQL)" make --no-print-directory test-ssh
 stage "PolarDB scenarios and faults" make --no-print-directory test-polardb POLARDB_TIER="$tier"
