@@ -35,7 +35,7 @@ report() {
   echo
   echo "=== make test ($tier): the time of each stage"
   printf '%s\n' "${times[@]}"
-  printf '%-34s %5ds\n' "total" $((SECONDS - started))
+  printf '%-36s %5ds\n' "total" $((SECONDS - started))
 }
 trap report EXIT
 trap 'times+=("stopped by a signal after $((SECONDS - started))s"); exit 143' TERM INT
@@ -47,7 +47,7 @@ stage() {  # name, command...
   echo "=== $name"
   "$@"
   rc=$?
-  times+=("$(printf '%-34s %5ds %s' "$name" $((SECONDS - begin)) "$([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)")")")
+  times+=("$(printf '%-36s %5ds %s' "$name" $((SECONDS - begin)) "$([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)")")")
   [ $rc = 0 ] || exit $rc
 }
 
@@ -70,15 +70,15 @@ stage "unit tests" make --no-print-directory test-unit
 stage "ansible-lint" make --no-print-directory lint
 stage "ansible-test sanity" make --no-print-directory sanity
 stage "publishing checks" make --no-print-directory test-publish
-stage "ansible-core 2.20, 2.21; installs" make --no-print-directory test-versions-full
+stage "ansible-core 2.20, 2.21, installs" make --no-print-directory test-versions-full
 stage "images (built meanwhile)" wait_for_images
-times+=("$(printf '%-34s %5ds' "  (the build itself, beside them)" "$(cat "$logs/images.seconds" 2>/dev/null || echo 0)")")
+times+=("$(printf '%-36s %5ds' "  (the build itself, beside them)" "$(cat "$logs/images.seconds" 2>/dev/null || echo 0)")")
 if [ "$tier" = full ]; then
   stage "lab and modules (tests/integration)" make --no-print-directory test-lab
   stage "scenario default" make --no-print-directory test-integration
 fi
 stage "lifecycle scenario" make --no-print-directory test-lifecycle
-stage "scenario default, ansible-core 2.21" make --no-print-directory test-newest
+stage "default scenario, ansible-core 2.21" make --no-print-directory test-newest
 stage "faults (PostgreSQL)" make --no-print-directory test-faults
 [ "$tier" = full ] && stage "scenario ssh (PostgreSQL)" make --no-print-directory test-ssh
 stage "PolarDB scenarios and faults" make --no-print-directory test-polardb POLARDB_TIER="$tier"
