@@ -2,8 +2,6 @@
 installed and the server reloaded; replication goes on over TLS, and the status shows each certificate's expiry."""
 import datetime
 
-import pytest
-
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
@@ -44,7 +42,6 @@ def reissue(path, not_after):
     path.write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
 
 
-@pytest.mark.full(reason="checked by make test-full only")
 def test_a_certificate_due_for_renewal_is_made_again_installed_and_reloaded(lab):
     path = controller_file(lab, "pb3")
     # 29.5 days left: a run with a window of 29 days installs it as it is (its file changed)

@@ -3,8 +3,6 @@ pb1 back, pb3 rebuilt as its standby. Rows (count and md5) are compared at each 
 import re
 import time
 
-import pytest
-
 import faultlab
 
 PROMOTE = ("playbooks/promote.yml", "--limit", "pb3")
@@ -14,7 +12,6 @@ def in_recovery(lab, host):
     return lab.db(host).query("SELECT pg_is_in_recovery()") == "t"
 
 
-@pytest.mark.full(reason="checked by make test-full only")
 def test_pb3_is_promoted_only_with_pb1_fenced_and_takes_every_row(lab):
     refused = lab.playbook(*PROMOTE)
     faultlab.assert_refused(refused, r"The primary pb1 still accepts writes: promoting pb3 now would make two "
@@ -35,7 +32,6 @@ def test_pb3_is_promoted_only_with_pb1_fenced_and_takes_every_row(lab):
     assert lab.rows("pb3")[0] > committed[0]
 
 
-@pytest.mark.full(reason="checked by make test-full only")
 def test_the_old_inventory_is_refused_before_any_change(lab):
     run = lab.playbook("site.yml")
     faultlab.assert_refused(run, r"pb3 was promoted: it runs as a primary on timeline 2\. The inventory still "
@@ -43,7 +39,6 @@ def test_the_old_inventory_is_refused_before_any_change(lab):
     assert not in_recovery(lab, "pb3")
 
 
-@pytest.mark.full(reason="checked by make test-full only")
 def test_pb3_is_rebuilt_only_when_asked_and_what_it_held_as_a_primary_is_kept(lab):
     # The operator brings pb1 back; pb3 holds writes pb1 never had.
     lab.sh("pb1", "%s/pg_ctl start -w -t 120 -D %s -l %s/primary.log >/dev/null"

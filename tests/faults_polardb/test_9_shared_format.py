@@ -2,8 +2,6 @@
 replica lives on the disk, so pb2 is asked, and the format is refused naming it; pb2 keeps serving its rows."""
 import re
 
-import pytest
-
 SHARED_DISK = "nvme1n1"
 SHARED_DATA = "/nvme1n1/shared_data/"
 PRIMARY_DATA = "/home/postgres/primary"
@@ -16,7 +14,6 @@ def shared_tree(lab, host):
     return sorted(line.split()[-1] for line in listing.splitlines() if not line.startswith("total"))
 
 
-@pytest.mark.full(reason="checked by make test-full only")
 def test_a_reformat_from_the_primary_is_refused_while_the_replica_uses_the_disk(lab):
     lab.assert_healthy("pb2")
     rows_on_pb2 = lab.rows("pb2")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the polardb molecule scenario, the ssh scenario (real servers: SSH,
-# sudo, installed collection; with POLARDB_TIER=full, as make test-full sets
-# it) and the PolarDB faults on the real binaries: an image compiled from POLARDB_SRC_DIR, or one built on
+# Runs the polardb molecule scenario, whose verify runs the PolarDB faults on
+# its lab, and the ssh scenario (real servers: SSH, sudo, installed
+# collection; with POLARDB_TIER=full, as make test-full sets it) on the real
+# binaries: an image compiled from POLARDB_SRC_DIR, or one built on
 # POLARDB_IMAGE. With neither, says that it is skipped and how to give them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,4 +22,3 @@ molecule test -s polardb
 if [ "${POLARDB_TIER:-full}" = full ]; then
   POLARDB_ENGINE=polardb POLARDB_LAB_PREFIX=${POLARDB_SSH_PREFIX:-pssh-} molecule test -s ssh
 fi
-POLARDB_ENGINE=polardb POLARDB_LAB_PREFIX=${POLARDB_FAULTS_PREFIX:-pfaults-} pytest -v --durations=0 tests/faults_polardb
