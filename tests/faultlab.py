@@ -21,6 +21,8 @@ import labtools
 from labtools import Database, container_ip, docker, in_container
 
 TABLE = "fault_rows"
+# Where promote.yml and switchover.yml keep a receipt (polardb_receipt_file, by default).
+RECEIPT_FILE = "/var/lib/polardb-cluster/last-receipt.json"
 # Re-runs leave pb2 out: it takes no part in the faults, and the primary's play
 # (which runs for pb1) still handles every follower.
 RERUN = ("site.yml", "--limit", "pb1,pb3")
@@ -242,6 +244,20 @@ class FaultLab:
 
     def ip(self, host):
         return container_ip(host)
+
+    def receipt(self, host):
+        """The receipt promote.yml or switchover.yml kept on host (polardb_receipt_file)."""
+        return json.loads(self.sh(host, "cat " + RECEIPT_FILE))
+
+    @staticmethod
+    def assert_receipt(run, operation, host, old, timeline):
+        """The run printed the receipt of a fenced operation that lost nothing; returns its sentence."""
+        lsn = r"[0-9A-F]+/[0-9A-F]+"
+        line = re.search(r"Receipt: %s of %s \(from %s\): writable after [0-9.]+ s; write gap [0-9.]+ s from when "
+                         r"this run stopped %s; 0 bytes lost: the WAL of %s ended at %s, timeline %d began at %s\."
+                         % (operation, host, old, old, old, lsn, timeline, lsn), run.output)
+        assert line, run.tail()
+        return line.group(0)
 
 
 def changed_tasks(run, host):

@@ -2,7 +2,8 @@
 # Copyright (c) 2026 polardb.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A digest of what a run of the site is asked to build: the inventory's values for the
-collection, the collection's own code, and the controller's certificate files."""
+collection, the collection's own code, the versions of ansible-core and of the collections it
+uses, and the controller's certificate files."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -17,10 +18,12 @@ description:
     (the variables prefixed C(polardb_), C(host_), C(storage_), C(primary_), C(standby_),
     C(verify_), how the host is reached, and its groups), resolved where they can be (an
     environment lookup) and as written where they name a role default; the collection's
-    playbooks, plugins and roles; and the content of the controller files given.
+    playbooks, plugins and roles; the versions of ansible-core and of each collection this one
+    depends on (its C(galaxy.yml)); and the content of the controller files given.
   - Two runs with the same digest ask for the same cluster. What a value draws from a role
-    default's template, or a file named only inside a template, is not seen; after changing
-    such a thing, run once with C(-e polardb_skip_when_unchanged=false).
+    default's template, a play's C(vars), C(vars_files) or role parameters, or a file named
+    only inside a template, is not seen; after changing such a thing, run once with
+    C(-e polardb_skip_when_unchanged=false).
 positional: _input, hosts, files
 options:
   _input:
@@ -50,11 +53,13 @@ _value:
 '''
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
 # The variables the roles read: their own prefixes, and how each host is reached.
 WATCHED_VARIABLE = re.compile(r'^(polardb|host|storage|primary|standby|verify)_|'
@@ -95,6 +100,52 @@ def _code_digest():
                 _add_file(digest, path, os.path.relpath(path, COLLECTION_ROOT))
         _CODE_DIGEST.append(digest.hexdigest())
     return _CODE_DIGEST[0]
+
+
+def _collection_version(name):
+    """The version in an installed collection's MANIFEST.json (galaxy.yml for a checkout), or why none was read."""
+    try:
+        spec = importlib.util.find_spec('ansible_collections.' + name)
+    except (ImportError, ValueError):
+        spec = None
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        for metadata in ('MANIFEST.json', 'galaxy.yml'):
+            try:
+                with open(os.path.join(folder, metadata), 'rb') as handle:
+                    text = handle.read()
+            except (IOError, OSError):
+                continue
+            if metadata == 'MANIFEST.json':
+                try:
+                    return str(json.loads(text)['collection_info']['version'])
+                except (ValueError, KeyError, TypeError):
+                    return 'unreadable MANIFEST.json'
+            match = re.search(br'^version:\s*["\']?([^"\'\s]+)', text, re.M)
+            return match.group(1).decode('ascii', 'replace') if match else 'no version in galaxy.yml'
+    return 'not installed'
+
+
+def _dependencies():
+    """The collections this one names in its galaxy.yml."""
+    try:
+        with open(os.path.join(COLLECTION_ROOT, 'galaxy.yml'), 'rb') as handle:
+            text = handle.read().decode('utf-8', 'replace')
+    except (IOError, OSError):
+        return []
+    block = re.search(r'^dependencies:\s*\n((?:[ \t]+\S.*\n?)*)', text, re.M)
+    return sorted(re.findall(r'^[ \t]+([a-z0-9_]+\.[a-z0-9_]+)\s*:', block.group(1), re.M)) if block else []
+
+
+_VERSIONS = []
+
+
+def _versions():
+    """ansible-core's version and each dependency's, read once per process."""
+    if not _VERSIONS:
+        _VERSIONS.append(dict([('ansible-core', ANSIBLE_CORE_VERSION)]
+                              + [(name, _collection_version(name)) for name in _dependencies()]))
+    return _VERSIONS[0]
 
 
 def _run_time_names(hostvars, host):
@@ -141,6 +192,7 @@ def run_fingerprint(hostvars, hosts, files=None):
     if not isinstance(hosts, (list, tuple)):
         raise AnsibleFilterError('run_fingerprint expects the list of the hosts of the cluster, got %r' % (hosts,))
     digest = hashlib.sha256(_code_digest().encode('ascii'))
+    digest.update(json.dumps(_versions(), sort_keys=True).encode('utf-8'))
     values = dict((host, _host_values(hostvars, host)) for host in sorted(set(hosts)))
     digest.update(json.dumps(values, sort_keys=True, default=str).encode('utf-8', 'surrogateescape'))
     for given in sorted(set(path for path in (files or []) if path)):

@@ -26,6 +26,8 @@ def test_pb3_is_promoted_only_with_pb1_fenced_and_takes_every_row(lab):
     assert lab.sh("pb1", "%s/pg_ctl status -D %s >/dev/null || echo stopped" % (lab.bin, lab.primary_data),
                   user="postgres", check=False) == "stopped"
     assert not in_recovery(lab, "pb3") and lab.rows("pb3") == committed
+    lab.assert_receipt(run, "promote", "pb3", "pb1", 2)
+    assert lab.receipt("pb3")["bytes_lost"] == 0
     # pb3 writes on its own PFS disk.
     with faultlab.Writer(lab.db("pb3"), "on-promoted-pb3", lab.tmp):
         time.sleep(1)

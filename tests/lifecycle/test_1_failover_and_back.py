@@ -9,6 +9,7 @@ import time
 import pytest
 
 import faultlab
+import labtools
 
 PROMOTE = ("playbooks/promote.yml", "--limit", "pb3")
 PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
@@ -46,6 +47,12 @@ def test_promote_with_fencing_stops_pb1_and_pb3_takes_every_row(lab):
     assert re.search(r"pb3 was promoted: it accepts writes on timeline 2\.", run.output), run.tail()
     assert lab.sh("pb1", "pgrep -x postgres || echo stopped") == "stopped"
     assert not in_recovery(lab, "pb3") and lab.rows("pb3") == committed
+    # Its receipt: nothing lost, as the rows say; the gap and the time to the first write measured.
+    line = lab.assert_receipt(run, "promote", "pb3", "pb1", 2)
+    receipt = lab.receipt("pb3")
+    assert receipt["line"] in line and receipt["bytes_lost"] == 0 and receipt["timeline"] == 2
+    assert 0 < receipt["write_gap_seconds"] <= receipt["seconds_to_writable"], receipt
+    assert int(receipt["first_xid"]) > 0 and receipt["old_primary_end_lsn"] is not None
 
     write_rows(lab, "pb3", "on-promoted-pb3")
     assert lab.rows("pb3")[0] > committed[0]
@@ -72,6 +79,11 @@ def test_switchover_back_makes_pb1_the_primary_and_pb3_its_standby_without_losin
     assert "pb1 is the primary now; pb3 streams from it." in run.output, run.tail()
     assert not in_recovery(lab, "pb1") and in_recovery(lab, "pb3")
     assert lab.rows("pb1") == committed
+    lab.assert_receipt(run, "switchover", "pb1", "pb3", 3)
+    status = labtools.status_document(lab.converge("playbooks/status.yml", "-e", "status_format=json").output)
+    receipt = status["pb1"]["last_receipt"]
+    assert receipt["operation"] == "switchover" and receipt["old_primary"] == "pb3", receipt
+    assert receipt["bytes_lost"] == 0 and receipt["write_gap_seconds"] > 0 and receipt["seconds_to_writable"] > 0
     with lab.writer("after-switchover"):
         time.sleep(1)
     assert lab.assert_healthy() > committed[0]

@@ -98,7 +98,11 @@ def test_a_follower_that_cannot_start_keeps_its_data_and_the_run_names_why(lab):
 def test_a_former_primary_that_diverged_is_kept_until_asked_then_set_aside_whole(lab):
     standby = lab.standby_data
     # The operator's word that pb1 is down, while it is only cut off: pb3 becomes a second primary.
-    lab.converge("-i", cut_off_pb1(lab), *PROMOTE, "-e", "promote_primary_is_down=true")
+    run = lab.converge("-i", cut_off_pb1(lab), *PROMOTE, "-e", "promote_primary_is_down=true")
+    receipt = lab.receipt("pb3")
+    assert receipt["bytes_lost"] is None and receipt["write_gap_from"] == "the last commit pb3 replayed from pb1"
+    assert receipt["bytes_lost_unknown"].startswith("the host of pb1 was not asked where its WAL ends"), receipt
+    assert "bytes lost unknown: the host of pb1 was not asked" in run.output, run.tail()
     on_pb3 = write(lab, "on-pb3-split", host="pb3")
     on_pb1 = write(lab, "on-pb1-split")
 
@@ -122,6 +126,35 @@ def test_a_former_primary_that_diverged_is_kept_until_asked_then_set_aside_whole
     assert on_pb3.missing(lab.db("pb1")) == sorted(on_pb3.acknowledged())
     assert kept_rows(lab, "pb3", kept[0], "on-pb3-split") >= on_pb3.acknowledged()
     lab.sh("pb3", "rm -rf %s %s.log" % (kept[0], kept[0]))
+    lab.converge("site.yml")
+    lab.assert_healthy()
+
+
+def test_a_failover_from_a_crashed_primary_counts_what_it_lost_and_the_former_primary_keeps_it(lab):
+    primary = lab.primary_data
+    write(lab, "before-the-crash")
+    lab.wait_caught_up()
+    pg_ctl(lab, "pb3", "stop", lab.standby_data, "-m", "fast")
+    only_on_pb1 = write(lab, "only-on-pb1")
+    lab.sh("pb1", "pkill -KILL -x postgres; while pgrep -x postgres >/dev/null; do sleep 0.2; done")
+    pg_ctl(lab, "pb3", "start", lab.standby_data)
+
+    # pb1's host says no server runs there: promoted without a flag, and the receipt counts pb1's WAL past
+    # the new timeline's start, read from pb1's disk. The ledger agrees: pb3 lacks every row only pb1 had.
+    run = lab.converge(*PROMOTE)
+    receipt = lab.receipt("pb3")
+    assert receipt["bytes_lost"] > 0 and receipt["old_primary_end_lsn"] is not None, receipt
+    assert re.search(r"Receipt: promote of pb3 \(from pb1\): writable after [0-9.]+ s; write gap [0-9.]+ s from the "
+                     r"last commit pb3 replayed from pb1; %d bytes lost" % receipt["bytes_lost"], run.output), run.tail()
+    assert only_on_pb1.missing(lab.db("pb3")) == sorted(only_on_pb1.acknowledged())
+
+    # pb1 comes back as the primary: it diverged, so it is moved aside whole, with what it lost, and copied again.
+    run = lab.converge("playbooks/switchover.yml", "-e", "switchover_to=pb1",
+                       "-e", "switchover_reseed_former_primary=true")
+    kept = aside(lab, "pb1", primary + ".old-*")
+    assert len(kept) == 1 and "its old data is kept in %s" % kept[0] in run.output, run.tail()
+    assert kept_rows(lab, "pb1", kept[0], "only-on-pb1") >= only_on_pb1.acknowledged()
+    lab.sh("pb1", "rm -rf %s %s.log" % (kept[0], kept[0]))
     lab.converge("site.yml")
     lab.assert_healthy()
 

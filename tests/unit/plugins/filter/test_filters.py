@@ -1,8 +1,12 @@
+import json
+import pathlib
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.polardb.cluster.plugins.filter.hba_sources import hba_sources, host_names, subject_alt_names
 from ansible_collections.polardb.cluster.plugins.filter.path_problems import path_problem, path_problems
+from ansible_collections.polardb.cluster.plugins.filter import run_fingerprint as run_fingerprint_module
 from ansible_collections.polardb.cluster.plugins.filter.run_fingerprint import run_fingerprint
 from ansible_collections.polardb.cluster.plugins.filter.shared_disk import pfsd_findings, shared_disk
 from ansible_collections.polardb.cluster.plugins.filter.slot_name import slot_name
@@ -124,6 +128,28 @@ def test_run_fingerprint_moves_with_the_controller_files_given(tmp_path):
     assert first != missing and first == run_fingerprint(lab_hostvars(), hosts, [str(tls)])
     (tls / 'ca.crt').write_text('CA 2\n')
     assert run_fingerprint(lab_hostvars(), hosts, [str(tls)]) != first
+
+
+def test_run_fingerprint_reads_the_versions_of_ansible_core_and_of_each_dependency():
+    from ansible.release import __version__
+    from ansible_collections.community.postgresql import __path__ as postgresql_path
+    versions = run_fingerprint_module._versions()
+    assert sorted(versions) == ['ansible-core', 'ansible.posix', 'community.crypto', 'community.docker',
+                                'community.general', 'community.postgresql']
+    assert versions['ansible-core'] == __version__
+    manifest = json.loads((pathlib.Path(list(postgresql_path)[0]) / 'MANIFEST.json').read_text())
+    assert versions['community.postgresql'] == manifest['collection_info']['version']
+    assert run_fingerprint_module._collection_version('nobody.nothing') == 'not installed'
+
+
+def test_run_fingerprint_moves_with_the_version_of_ansible_core_or_of_a_dependency(monkeypatch):
+    base = run_fingerprint(lab_hostvars(), ['pb1', 'pb3'])
+    versions = dict(run_fingerprint_module._versions())
+    for name, newer in (('ansible-core', '9.9.9'), ('community.postgresql', '4.99.0')):
+        monkeypatch.setattr(run_fingerprint_module, '_VERSIONS', [dict(versions, **{name: newer})])
+        assert run_fingerprint(lab_hostvars(), ['pb1', 'pb3']) != base, name
+    monkeypatch.setattr(run_fingerprint_module, '_VERSIONS', [versions])
+    assert run_fingerprint(lab_hostvars(), ['pb1', 'pb3']) == base
 
 
 def test_run_fingerprint_refuses_a_host_that_is_not_a_list():
