@@ -95,6 +95,7 @@ def test_switchover_back_makes_pb1_the_primary_and_pb3_its_standby_without_losin
     assert all(count == 0 for count in again.changed.values()), again.tail()
 
 
+@pytest.mark.full(reason="tests/lifecycle/test_2 switches over to pb3 and back with a ledger in the gate")
 def test_a_planned_switchover_to_pb3_and_back_loses_nothing(lab):
     with lab.writer("before-planned-switchover"):
         time.sleep(1)

@@ -59,3 +59,13 @@ def test_each_full_mark_says_why_and_names_a_case_that_runs_in_the_gate(path, no
             node.name, named)
     if not re.search(r"/test_", reason):
         assert reason == "checked by make test-full only" or "proves" in reason, reason
+
+
+@pytest.mark.parametrize("suite", ["faults_polardb"])
+def test_a_case_that_says_it_runs_last_is_the_last_file_of_its_suite(suite):
+    """pytest runs a suite's files in name order (test_10 before test_1_): a case that leaves the lab
+    changed for good says so in its docstring and must sort last."""
+    files = sorted((TESTS / suite).glob("test_*.py"), key=lambda path: path.name)
+    last = [path.name for path in files
+            if (ast.get_docstring(ast.parse(path.read_text())) or "").startswith("Last case")]
+    assert last == [files[-1].name], "%s must run last in tests/%s, after %s" % (last, suite, files[-1].name)
