@@ -135,7 +135,9 @@ def test_a_failover_from_a_crashed_primary_counts_what_it_lost_and_the_former_pr
     write(lab, "before-the-crash")
     lab.wait_caught_up()
     pg_ctl(lab, "pb3", "stop", lab.standby_data, "-m", "fast")
-    only_on_pb1 = write(lab, "only-on-pb1")
+    # its own tag, so that a case run again on a kept lab does not count the rows of the run before
+    tag = "only-on-pb1-%d" % time.time()
+    only_on_pb1 = write(lab, tag)
     lab.sh("pb1", "pkill -KILL -x postgres; while pgrep -x postgres >/dev/null; do sleep 0.2; done")
     pg_ctl(lab, "pb3", "start", lab.standby_data)
 
@@ -153,7 +155,7 @@ def test_a_failover_from_a_crashed_primary_counts_what_it_lost_and_the_former_pr
                        "-e", "switchover_reseed_former_primary=true")
     kept = aside(lab, "pb1", primary + ".old-*")
     assert len(kept) == 1 and "its old data is kept in %s" % kept[0] in run.output, run.tail()
-    assert kept_rows(lab, "pb1", kept[0], "only-on-pb1") >= only_on_pb1.acknowledged()
+    assert kept_rows(lab, "pb1", kept[0], tag) >= only_on_pb1.acknowledged()
     lab.sh("pb1", "rm -rf %s %s.log" % (kept[0], kept[0]))
     lab.converge("site.yml")
     lab.assert_healthy()
