@@ -6,43 +6,16 @@ cluster's primary, or in the copy the tool kept and named. Runs after
 test_1 (pb1 the primary, pb3 its streaming standby) and leaves the lab so.
 """
 import re
-import time
-
-import pytest
 
 import faultlab
+from lifecycle_steps import aside, kept_rows, pg_ctl, write
 
 PROMOTE = ("playbooks/promote.yml", "--limit", "pb3")
-PG_BIN = "/usr/lib/postgresql/15/bin"
 PRIMARY_AUTO_CONF = "/var/lib/postgresql/primary/postgresql.auto.conf"
-REPLICA_DATA = "/var/lib/postgresql/replica"
 
 
 def in_recovery(lab, host):
     return lab.db(host).query("SELECT pg_is_in_recovery()") == "t"
-
-
-def pg_ctl(lab, host, action, data_dir, *args):
-    log = "%s.log" % data_dir
-    extra = ["-l", log] if action == "start" else []
-    return lab.sh(host, " ".join([PG_BIN + "/pg_ctl", action, "-w", *extra, *args, "-D", data_dir]), user="postgres")
-
-
-def write(lab, tag, host="pb1", seconds=1):
-    with lab.ledger(tag, host) as ledger:
-        time.sleep(seconds)
-    assert ledger.acknowledged(), "no commit of %s was acknowledged on %s" % (tag, host)
-    return ledger
-
-
-def kept_rows(lab, host, folder, tag):
-    """The ledger ids tag in a copy the tool set aside, read by starting it on its own port for a moment."""
-    pg_ctl(lab, host, "start", folder, "-o", "'-p 5499 -c listen_addresses= -c archive_mode=off'")
-    try:
-        return set(lab.sh(host, "%s/psql -X -At -p 5499 -d postgres -c \"SELECT payload FROM %s WHERE tag = '%s'\""
-                          % (PG_BIN, faultlab.TABLE, tag), user="postgres").split())
-    finally:
-        pg_ctl(lab, host, "stop", folder, "-m", "fast")
 
 
 def assert_failed(run, *messages):
@@ -50,10 +23,6 @@ def assert_failed(run, *messages):
     assert run.returncode != 0, run.tail()
     for message in messages:
         assert re.search(message, run.output), "%r not in the output\n%s" % (message, run.tail())
-
-
-def aside(lab, host, pattern):
-    return lab.sh(host, "ls -d %s 2>/dev/null || true" % pattern).split()
 
 
 def cut_off_pb1(lab):
@@ -131,43 +100,6 @@ def test_a_former_primary_that_diverged_is_kept_until_asked_then_set_aside_whole
     lab.sh("pb3", "rm -rf %s %s.log" % (kept[0], kept[0]))
     lab.converge("site.yml")
     lab.assert_healthy()
-
-
-@pytest.mark.full(reason="checked by make test-full only")
-def test_a_failover_from_a_crashed_primary_counts_what_it_lost_and_the_former_primary_keeps_it(lab):
-    primary = lab.primary_data
-    write(lab, "before-the-crash")
-    lab.wait_caught_up()
-    lab.wait_caught_up("pb2")
-    # The replica pb2 stops first: it never holds WAL past pb3's, which would leave it behind a fork of pb1's
-    # history; it comes back by the site run at the end.
-    pg_ctl(lab, "pb2", "stop", REPLICA_DATA, "-m", "fast")
-    pg_ctl(lab, "pb3", "stop", lab.standby_data, "-m", "fast")
-    # its own tag, so that a case run again on a kept lab does not count the rows of the run before
-    tag = "only-on-pb1-%d" % time.time()
-    only_on_pb1 = write(lab, tag)
-    lab.sh("pb1", "pkill -KILL -x postgres; while pgrep -x postgres >/dev/null; do sleep 0.2; done")
-    pg_ctl(lab, "pb3", "start", lab.standby_data)
-
-    # pb1's host says no server runs there: promoted without a flag, and the receipt counts pb1's WAL past
-    # the new timeline's start, read from pb1's disk. The ledger agrees: pb3 lacks every row only pb1 had.
-    run = lab.converge(*PROMOTE)
-    receipt = lab.receipt("pb3")
-    assert receipt["bytes_lost"] > 0 and receipt["old_primary_end_lsn"] is not None, receipt
-    assert re.search(r"Receipt: promote of pb3 \(from pb1\): writable after [0-9.]+ s; write gap [0-9.]+ s from the "
-                     r"last commit pb3 replayed from pb1; %d bytes lost" % receipt["bytes_lost"], run.output), run.tail()
-    assert only_on_pb1.missing(lab.db("pb3")) == sorted(only_on_pb1.acknowledged())
-
-    # pb1 comes back as the primary: it diverged, so it is moved aside whole, with what it lost, and copied again.
-    run = lab.converge("playbooks/switchover.yml", "-e", "switchover_to=pb1",
-                       "-e", "switchover_reseed_former_primary=true")
-    kept = aside(lab, "pb1", primary + ".old-*")
-    assert len(kept) == 1 and "its old data is kept in %s" % kept[0] in run.output, run.tail()
-    assert kept_rows(lab, "pb1", kept[0], tag) >= only_on_pb1.acknowledged()
-    lab.sh("pb1", "rm -rf %s %s.log" % (kept[0], kept[0]))
-    lab.converge("site.yml")
-    lab.assert_healthy()
-    lab.assert_healthy("pb2")
 
 
 def test_force_never_overrides_a_promotion_and_a_promoted_node_is_rebuilt_only_when_asked(lab):

@@ -61,7 +61,7 @@ def test_each_full_mark_says_why_and_names_a_case_that_runs_in_the_gate(path, no
         assert reason == "checked by make test-full only" or "proves" in reason, reason
 
 
-@pytest.mark.parametrize("suite", ["faults_polardb"])
+@pytest.mark.parametrize("suite", ["faults_polardb", "lifecycle"])
 def test_a_case_that_says_it_runs_last_is_the_last_file_of_its_suite(suite):
     """pytest runs a suite's files in name order (test_10 before test_1_): a case that leaves the lab
     changed for good says so in its docstring and must sort last."""
