@@ -14,6 +14,9 @@ PROMOTE = ("playbooks/promote.yml", "--limit", "pb3")
 
 @pytest.mark.full(reason="checked by make test-full only")
 def test_a_failover_from_a_crashed_primary_counts_what_it_lost_and_the_former_primary_keeps_it(lab):
+    # After tests/lifecycle/test_remove.py, pb3 is built again first.
+    lab.converge("site.yml")
+    lab.assert_healthy()
     write(lab, "before-the-crash")
     lab.wait_caught_up()
     pg_ctl(lab, "pb3", "stop", lab.standby_data, "-m", "fast")
