@@ -2,6 +2,8 @@
 import re
 import time
 
+import pytest
+
 import faultlab
 import labtools
 
@@ -22,6 +24,7 @@ def test_status_json_shows_each_role_its_slot_and_the_wal_retention(lab):
     assert len(set(report["system_identifier"] for report in status.values())) == 1
 
 
+@pytest.mark.full(reason="checked by make test-full only")
 def test_a_delayed_standby_keeps_streaming_and_applies_only_after_the_delay(lab):
     """A new delay is reloaded, not restarted: a restarted standby replays the WAL it holds before it streams
     again, which under a delay of an hour takes an hour. Rows are written just before, so that pb3 holds WAL
