@@ -220,6 +220,22 @@ class Pfs(object):
         raise PfsError(result, needs_root_hint(['rm'], result)
                        or (None if recursive else 'a directory needs recursive=True'))
 
+    def empty(self, path, remove_dir=False):
+        """Remove what path holds (and path itself when remove_dir); a missing path is empty."""
+        if remove_dir:
+            self.rm(path, recursive=True, missing_ok=True)
+            return
+        for entry in self.ls(path) or []:
+            self.rm('%s/%s' % (path, entry.name), recursive=True, missing_ok=True)
+
+    def size(self, path):
+        """Bytes in the files under path (0 when it is missing)."""
+        total = 0
+        for entry in self.ls(path) or []:
+            child = '%s/%s' % (path, entry.name)
+            total += self.size(child) if entry.kind == 'Dir' else entry.size
+        return total
+
     def info(self, disk):
         return parse_info(self.run(['info', disk], check_rc=True).stdout)
 

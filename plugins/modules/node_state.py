@@ -182,6 +182,7 @@ import threading
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.polardb.cluster.plugins.module_utils.commands import TIMED_OUT, command_as
 from ansible_collections.polardb.cluster.plugins.module_utils.paths import path_problem
 from ansible_collections.polardb.cluster.plugins.module_utils.process import find_pfsdaemon
 
@@ -221,20 +222,21 @@ def server_argv(connection):
             '-p', str(connection['port']), '-U', connection['login_user'], '-d', connection['db'], '-c', SERVER_QUERY]
 
 
-def as_user(os_user):
-    """runuser in front of a command for the database user, when this runs as root as someone else.
+def database_user(os_user):
+    """The user psql must switch to: os_user when this runs as root, else nobody (it runs as itself).
 
-    Not become_user: sudo looks the host's name up, 20 s a task on a host cut off the network."""
+    runuser, not become_user: sudo looks the host's name up, 20 s a task on a host cut off the network."""
     if not os_user or os.geteuid() != 0 or pwd.getpwuid(0).pw_name == os_user:
-        return []
-    return ['runuser', '-u', os_user, '--']
+        return None
+    return os_user
 
 
 def ask_server(module, connection, timeout):
     # A PolarDB backend whose pfsd died accepts the connection and then hangs for good.
-    argv = as_user(connection.get('os_user')) + ['timeout', '-k', '2', str(timeout)] + server_argv(connection)
+    argv = command_as(module, server_argv(connection), user=database_user(connection.get('os_user')),
+                      timeout=timeout, kill_after=2)
     rc, out, err = module.run_command(argv, environ_update=dict(PGCONNECT_TIMEOUT=str(timeout)))
-    if rc == 124:
+    if rc == TIMED_OUT:
         return {'answers': False, 'error': ['no answer within %d s' % timeout]}
     if rc != 0:
         return {'answers': False, 'error': [line.strip() for line in (err or out).strip().splitlines()[:2]]

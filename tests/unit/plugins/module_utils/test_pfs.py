@@ -319,3 +319,18 @@ def test_writes_make_the_run_dir_first_without_it_pfs_fails_as_recorded(pfs, pfs
     with pytest.raises(PfsError) as caught:
         pfs.mkdir('/fs/y')
     assert (caught.value.result.rc, caught.value.result.stdout, caught.value.result.stderr) == (255, '', '')
+
+
+def test_size_and_empty_walk_a_copied_tree(pfs, tmp_path):
+    source = tmp_path / 'sd'
+    (source / 'base' / '1').mkdir(parents=True)
+    (source / 'base' / '1' / 'f').write_text('x' * 1000)
+    (source / 'PG_VERSION').write_text('15\n')
+    pfs.cp_r(str(source), '/fs/')
+    assert pfs.size('/fs/sd') == 1003 and pfs.size('/fs/missing') == 0
+    pfs.empty('/fs/sd')
+    assert pfs.ls('/fs/sd') == [] and pfs.size('/fs/sd') == 0
+    pfs.empty('/fs/sd', remove_dir=True)
+    assert pfs.ls('/fs/sd') is None
+    pfs.empty('/fs/sd', remove_dir=True)   # already gone: nothing to do
+    pfs.empty('/fs/sd')

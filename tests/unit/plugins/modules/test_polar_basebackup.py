@@ -8,6 +8,7 @@ import types
 
 import pytest
 
+from ansible_collections.polardb.cluster.plugins.module_utils import backup_marker, basebackup
 from ansible_collections.polardb.cluster.plugins.modules import polar_basebackup
 
 FAKES = pathlib.Path(__file__).resolve().parents[2] / 'fakes'
@@ -22,14 +23,14 @@ def one_process_per_run(monkeypatch):
     """A real run is a process of its own, whose end releases its flock on data_dir's folder.
     Here runs share the test's process: a run's lock is released when the next run starts."""
     held = []
-    lock = polar_basebackup.BaseBackup.lock
+    lock = backup_marker.Marker.lock
 
     def lock_after_the_last_run_ended(self):
         while held:
             os.close(held.pop())
         lock(self)
         held.append(self.lock_fd)
-    monkeypatch.setattr(polar_basebackup.BaseBackup, 'lock', lock_after_the_last_run_ended)
+    monkeypatch.setattr(backup_marker.Marker, 'lock', lock_after_the_last_run_ended)
     yield
     for fd in held:
         os.close(fd)
@@ -176,9 +177,9 @@ def owner(lab, tmp_path, monkeypatch):
     except KeyError:
         pytest.skip('no user nobody on this host')
     monkeypatch.setenv('FAKE_RUNUSER_LOG', str(tmp_path / 'runuser.log'))
-    monkeypatch.setattr(polar_basebackup.os, 'geteuid', lambda: 0)
+    monkeypatch.setattr(os, 'geteuid', lambda: 0)
     chowned = []
-    monkeypatch.setattr(polar_basebackup.os, 'chown', lambda path, uid, gid: chowned.append((str(path), uid, gid)))
+    monkeypatch.setattr(os, 'chown', lambda path, uid, gid: chowned.append((str(path), uid, gid)))
 
     def runs():
         path = tmp_path / 'runuser.log'
@@ -212,13 +213,13 @@ def test_a_pfs_write_run_as_another_user_would_fail_as_recorded(run_module, lab,
 
 
 def test_owner_set_to_the_user_the_module_runs_as_changes_nothing(run_module, lab, owner, monkeypatch):
-    monkeypatch.setattr(polar_basebackup.os, 'geteuid', lambda: owner.entry.pw_uid)
+    monkeypatch.setattr(os, 'geteuid', lambda: owner.entry.pw_uid)
     result = run_module(polar_basebackup, args(lab, owner='nobody'))
     assert result['changed'] and owner.runs() == [] and owner.chowned == []
 
 
 def test_owner_needs_the_module_to_run_as_root(run_module, lab, owner, monkeypatch):
-    monkeypatch.setattr(polar_basebackup.os, 'geteuid', lambda: 1000 if owner.entry.pw_uid != 1000 else 1001)
+    monkeypatch.setattr(os, 'geteuid', lambda: 1000 if owner.entry.pw_uid != 1000 else 1001)
     result = run_module(polar_basebackup, args(lab, owner='nobody'))
     assert result['failed'] and result['msg'] == (
         'owner=nobody needs the module to run as root (become: true, no become_user): it runs the PostgreSQL '
@@ -343,15 +344,15 @@ def test_check_mode_writes_nothing(run_module, lab):
 def test_leftovers_of_a_run_that_died_are_cleaned_without_force(run_module, lab, monkeypatch):
     monkeypatch.setenv('FAKE_BASEBACKUP_FAIL', 'crash')
     # the module dies with the tool: nothing undoes the partial backup
-    undo = polar_basebackup.BaseBackup.undo
-    monkeypatch.setattr(polar_basebackup.BaseBackup, 'undo', lambda self, record: None)
+    undo = basebackup.BaseBackup.undo
+    monkeypatch.setattr(basebackup.BaseBackup, 'undo', lambda self, record: None)
     died = run_module(polar_basebackup, args(lab, mode='direct'))
     assert died['failed'] and died['rc'] == 137
     marker = json.loads(lab.marker.read_text())
     assert {(e['kind'], e['path'], e['created']) for e in marker['locations']} == {
         ('local', str(lab.data_dir), True), ('pfs', '/nvme2n1/shared_data', True)}
     assert lab.data_dir.exists() and shared_files(lab)
-    monkeypatch.setattr(polar_basebackup.BaseBackup, 'undo', undo)
+    monkeypatch.setattr(basebackup.BaseBackup, 'undo', undo)
     monkeypatch.delenv('FAKE_BASEBACKUP_FAIL')
 
     checked = run_module(polar_basebackup, args(lab, mode='direct'), check_mode=True)
@@ -469,7 +470,7 @@ def test_when_undo_fails_the_marker_stays_for_the_next_run(run_module, lab, monk
 
     def refuse(path):
         raise OSError(13, 'Permission denied', path)
-    monkeypatch.setattr(polar_basebackup.shutil, 'rmtree', refuse)
+    monkeypatch.setattr(backup_marker.shutil, 'rmtree', refuse)
     result = run_module(polar_basebackup, args(lab, mode='direct'))
     assert result['failed'] and 'could not remove what this run had created' in result['actions'][-1]
     assert lab.marker.exists() and lab.data_dir.exists()
