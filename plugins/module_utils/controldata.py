@@ -38,5 +38,5 @@ def promoted_copy(control, primary_timeline, recovery_files):
     ran_as_primary = state in PRIMARY_STATES and not recovery_files
     if not (ahead or ran_as_primary):
         return None
-    return 'it is on timeline %s (cluster state: %s), the primary on timeline %s' % (timeline, state,
-                                                                                    primary_timeline)
+    return 'it is on timeline %s (cluster state: %s), the primary on timeline %s' % (
+        timeline, state, primary_timeline)
