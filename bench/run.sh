@@ -60,6 +60,10 @@ measure site_check ansible-playbook site.yml --check
 measure ping_round ansible polardb -m ansible.builtin.ping
 measure storage_tag_on_pb3 ansible-playbook site.yml --tags storage --limit pb3
 
+# Switchover there and back, and a promote with pb1 fenced, while a ledger
+# client writes (bench/dr.py: receipts, the client's write gap, lost commits).
+bench/dr.py "$out" postgresql | tee "$results/dr.txt" || echo "bench/dr.py (PostgreSQL) failed: see above" >&2
+
 # A base backup of a 1 GiB database: pg_basebackup by hand, then the module,
 # both from pb1 onto pb3's standby disk.
 docker exec -u postgres "${POLARDB_LAB_PREFIX}pb1" psql -X -q -c \
@@ -99,6 +103,7 @@ if docker image inspect polardb-lab:polardb >/dev/null 2>&1; then
   measure polardb_site_no_change ansible-playbook site.yml
   measure polardb_site_check ansible-playbook site.yml --check
   measure polardb_ping_round ansible polardb -m ansible.builtin.ping
+  bench/dr.py "$out" polardb | tee -a "$results/dr.txt" || echo "bench/dr.py (PolarDB) failed: see above" >&2
   lab_down inventory/lab >/dev/null
 else
   echo "no PolarDB image (polardb-lab:polardb): PolarDB figures left out; make image POLARDB_SRC_DIR=... builds it" >&2
