@@ -80,6 +80,10 @@ sed -n 's/^ *"duration_s": \([0-9.]*\),*$/module_basebackup_1gib_in_module\t\1/p
   "$results/module_basebackup_1gib.log" >>"$out"
 docker exec "${POLARDB_LAB_PREFIX}pb3" rm -rf "$mount/bench-raw" "$mount/bench-module"
 
+# On that 1 GiB, a diverged former primary rejoins by pg_rewind, then by a
+# fresh copy (bench/rejoin.py).
+bench/rejoin.py "$out" | tee "$results/rejoin.txt" || echo "bench/rejoin.py failed: see above" >&2
+
 # One more standby, then three more in one run (their containers first, untimed).
 ansible-playbook -i "$one" playbooks/lab.yml >/dev/null
 measure add_one_standby ansible-playbook -i "$one" site.yml

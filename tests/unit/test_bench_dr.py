@@ -28,3 +28,23 @@ def test_longest_gap_spans_the_last_commit_before_to_the_first_after(times, star
 def test_every_engine_ends_with_a_step_that_names_the_primary_it_leaves():
     assert [step[2] for step in dr.STEPS["postgresql"]][-1] == "pb1"
     assert dr.STEPS["polardb"][-1][2] == "pb3"
+
+
+REJOIN_SPEC = importlib.util.spec_from_file_location(
+    "bench_rejoin", pathlib.Path(__file__).resolve().parents[2] / "bench" / "rejoin.py")
+
+
+@pytest.mark.parametrize("printed, found", [
+    ('"msg": "Rejoined: pb1 rewound (pg_rewind) in 3.40 s, its old directory kept in '
+     '/var/lib/postgresql/primary.old-20261207T150000Z (copied there in 1.20 s)."',
+     ("rewound (pg_rewind)", "3.40", "/var/lib/postgresql/primary.old-20261207T150000Z", "1.20")),
+    ('"msg": "Receipt: switchover of pb3 (from pb3): ... Rejoined: pb1 copied again in 9.00 s (pg_rewind did not '
+     'bring it back: pg_rewind: error: could not open target file \\"/d/x (y)\\": Permission denied), its old '
+     'directory kept in /var/lib/postgresql/primary.old-20261207T150000Z."',
+     ("copied again", "9.00", "/var/lib/postgresql/primary.old-20261207T150000Z", None)),
+])
+def test_the_rejoin_bench_reads_how_pb1_rejoined_from_what_switchover_prints(printed, found, monkeypatch):
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
+    rejoin = importlib.util.module_from_spec(REJOIN_SPEC)
+    REJOIN_SPEC.loader.exec_module(rejoin)
+    assert rejoin.REJOINED.search(printed).groups() == found
