@@ -2,7 +2,8 @@
 # Copyright (c) 2026 polardb.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the lifecycle guards decide from: a server's control data, and whether a
-stopped server can follow an upstream or diverged from it.
+stopped server can follow an upstream or diverged from it; and the sentence
+saying how each host came back.
 
 Every verdict comes from what the servers wrote (pg_controldata, the upstream's
 timeline history, the WAL records on disk); anything that cannot be read is
@@ -119,10 +120,39 @@ def follow_verdict(local, upstream):
     return result
 
 
+REJOINED = {'streaming': 'streamed already', 'restart': 'followed as it was',
+            'rewind': 'rewound (pg_rewind)', 'reseed': 'copied again'}
+
+
+def rejoined_line(rejoined):
+    """One sentence: how each host rejoined (switchover.yml's rejoin results, keyed by host)."""
+    if not isinstance(rejoined, dict) or not rejoined:
+        raise AnsibleFilterError('rejoined_line expects a dict of how each host rejoined, got %r' % (rejoined,))
+    parts = []
+    for host in sorted(rejoined):
+        how = rejoined[host] or {}
+        method = how.get('method')
+        if method not in REJOINED:
+            raise AnsibleFilterError('rejoined names for %s the method %r, not one of %s'
+                                     % (host, method, ', '.join(sorted(REJOINED))))
+        text = '%s %s' % (host, REJOINED[method])
+        if method != 'streaming':
+            text += ' in %.2f s' % float(how.get('seconds') or 0)
+        if how.get('rewind_failed'):
+            text += ' (pg_rewind did not bring it back: %s)' % how['rewind_failed']
+        if how.get('kept_in'):
+            text += ', its old directory kept in %s' % how['kept_in']
+            if float(how.get('aside_seconds') or 0) > 0:
+                text += ' (copied there in %.2f s)' % float(how['aside_seconds'])
+        parts.append(text)
+    return 'Rejoined: %s.' % '; '.join(parts)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'controldata': controldata,
             'waldump_last_lsn': waldump_last_lsn,
             'follow_verdict': follow_verdict,
+            'rejoined_line': rejoined_line,
         }

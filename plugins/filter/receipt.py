@@ -30,7 +30,12 @@ options:
       What was measured: C(operation), C(host), C(old_primary), C(started), C(writable) and C(fenced)
       (controller times, seconds since the epoch; C(fenced) null when this run did not stop the old
       primary), C(since_last_commit) (seconds, or null), C(timeline), C(switch_lsn) (null when unknown), C(first_xid),
-      C(old_end_lsn) (null when unknown) and C(old_end_unknown) (why it is unknown).
+      C(old_end_lsn) (null when unknown) and C(old_end_unknown) (why it is unknown). A switchover adds
+      C(rejoined) once the other hosts follow the new primary: for each host, C(method) (C(streaming):
+      it streamed already; C(restart): it followed as it was; C(rewind): C(pg_rewind); C(reseed): a fresh
+      copy), C(seconds), C(kept_in) (where its old directory was kept, or null), C(aside_seconds) (how
+      many of those seconds copying it aside took) and C(rewind_failed) (why
+      C(pg_rewind) did not bring it back, or null).
     type: dict
     required: true
 '''
@@ -48,15 +53,15 @@ _value:
   description: >-
     C(operation), C(host), C(old_primary), C(at) (when the first write was accepted, UTC),
     C(seconds_to_writable), C(write_gap_seconds), C(write_gap_from), C(timeline), C(switch_lsn),
-    C(first_xid), C(old_primary_end_lsn), C(bytes_lost), C(bytes_lost_unknown), C(transactions_lost)
-    and C(line), the sentence the playbooks print.
+    C(first_xid), C(old_primary_end_lsn), C(bytes_lost), C(bytes_lost_unknown), C(transactions_lost),
+    C(rejoined) (as given, when given) and C(line), the sentence the playbooks print.
   type: dict
 '''
 
 import datetime
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.polardb.cluster.plugins.filter.lifecycle import lsn_value
+from ansible_collections.polardb.cluster.plugins.filter.lifecycle import lsn_value, rejoined_line
 
 REQUIRED = ('operation', 'host', 'old_primary', 'started', 'writable', 'timeline', 'first_xid')
 
@@ -106,6 +111,9 @@ def receipt(measured):
                 else 'write gap unknown: %s' % gap_from)
     done['line'] = '%s of %s (from %s): writable after %.2f s; %s; %s.' % (
         done['operation'], host, old, done['seconds_to_writable'], gap_text, loss)
+    if measured.get('rejoined'):
+        done['rejoined'] = measured['rejoined']
+        done['line'] += ' ' + rejoined_line(measured['rejoined'])
     return done
 
 

@@ -84,6 +84,13 @@ def test_switchover_back_makes_pb1_the_primary_and_pb3_its_standby_without_losin
     receipt = status["pb1"]["last_receipt"]
     assert receipt["operation"] == "switchover" and receipt["old_primary"] == "pb3", receipt
     assert receipt["bytes_lost"] == 0 and receipt["write_gap_seconds"] > 0 and receipt["seconds_to_writable"] > 0
+    # Each had replayed the other's shutdown checkpoint: both follow as they are, nothing set aside.
+    for host in ("pb1", "pb3"):
+        rejoined = receipt["rejoined"][host]
+        assert rejoined["method"] == "restart" and rejoined["kept_in"] is None and float(rejoined["seconds"]) > 0, \
+            receipt
+    assert re.search(r"Rejoined: pb1 followed as it was in [0-9.]+ s; pb3 followed as it was in [0-9.]+ s\.",
+                     run.output), run.tail()
     with lab.writer("after-switchover"):
         time.sleep(1)
     assert lab.assert_healthy() > committed[0]

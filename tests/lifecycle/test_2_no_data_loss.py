@@ -7,6 +7,8 @@ test_1 (pb1 the primary, pb3 its streaming standby) and leaves the lab so.
 """
 import re
 
+import pytest
+
 import faultlab
 from lifecycle_steps import aside, kept_rows, pg_ctl, write
 
@@ -67,7 +69,7 @@ def test_a_follower_that_cannot_start_keeps_its_data_and_the_run_names_why(lab):
     lab.assert_healthy()
 
 
-def test_a_former_primary_that_diverged_is_kept_until_asked_then_set_aside_whole(lab):
+def test_a_former_primary_that_diverged_is_kept_until_asked_then_copied_aside_whole_and_rewound(lab):
     standby = lab.standby_data
     # The operator's word that pb1 is down, while it is only cut off: pb3 becomes a second primary.
     run = lab.converge("-i", cut_off_pb1(lab), *PROMOTE, "-e", "promote_primary_is_down=true")
@@ -92,11 +94,44 @@ def test_a_former_primary_that_diverged_is_kept_until_asked_then_set_aside_whole
                        "switchover_reseed_former_primary=true")
     kept = aside(lab, "pb3", standby + ".old-*")
     assert len(kept) == 1 and "its old data is kept in %s" % kept[0] in run.output, run.tail()
+    # pg_rewind, not a fresh copy (pb1 ran throughout: nothing to swap, so no receipt, only the sentence).
+    assert re.search(r"Rejoined: pb3 rewound \(pg_rewind\) in [0-9.]+ s, its old directory kept in %s \(copied "
+                     r"there in [0-9.]+ s\)\." % re.escape(kept[0]), run.output), run.tail()
     lab.assert_healthy()
-    # What pb3 acknowledged as a primary is not pb1's, and is all in the copy it was moved to.
-    assert on_pb1.missing(lab.db("pb1")) == []
+    lab.wait_caught_up()
+    # The rewound pb3 holds pb1's history and none of its own split; what pb3 acknowledged as a primary is
+    # not pb1's, and is all in the copy kept aside.
+    assert on_pb1.missing(lab.db("pb1")) == [] and on_pb1.missing(lab.db("pb3")) == []
     assert on_pb3.missing(lab.db("pb1")) == sorted(on_pb3.acknowledged())
+    assert on_pb3.missing(lab.db("pb3")) == sorted(on_pb3.acknowledged())
     assert kept_rows(lab, "pb3", kept[0], "on-pb3-split") >= on_pb3.acknowledged()
+    lab.sh("pb3", "rm -rf %s %s.log" % (kept[0], kept[0]))
+    lab.converge("site.yml")
+    lab.assert_healthy()
+
+
+@pytest.mark.full(reason="checked by make test-full only")
+def test_a_diverged_host_that_pg_rewind_cannot_bring_back_is_copied_again_its_old_directory_kept(lab):
+    standby = lab.standby_data
+    lab.converge("-i", cut_off_pb1(lab), *PROMOTE, "-e", "promote_primary_is_down=true")
+    on_pb3 = write(lab, "on-pb3-unrewindable", host="pb3")
+    pg_ctl(lab, "pb3", "stop", standby, "-m", "fast")
+    # A file pg_rewind must replace and cannot open as the database user.
+    lab.sh("pb3", "chown root:root {0}/postgresql.auto.conf && chmod 600 {0}/postgresql.auto.conf".format(standby))
+
+    run = lab.converge("playbooks/switchover.yml", "-e", "switchover_to=pb1", "-e",
+                       "switchover_reseed_former_primary=true")
+    kept = aside(lab, "pb3", standby + ".old-*")
+    assert len(kept) == 1, kept
+    assert re.search(r"Rejoined: pb3 copied again in [0-9.]+ s \(pg_rewind did not bring it back: pg_rewind: "
+                     r"error: could not open target file \S*postgresql\.auto\.conf\S*: Permission denied\), its old "
+                     r"directory kept in %s \(copied there in [0-9.]+ s\)\." % re.escape(kept[0]), run.output), \
+        run.tail()
+    lab.assert_healthy()
+    assert on_pb3.missing(lab.db("pb3")) == sorted(on_pb3.acknowledged())
+    # The copy kept aside is the directory as it was, before pg_rewind touched it.
+    lab.sh("pb3", "chown postgres:postgres %s/postgresql.auto.conf" % kept[0])
+    assert kept_rows(lab, "pb3", kept[0], "on-pb3-unrewindable") >= on_pb3.acknowledged()
     lab.sh("pb3", "rm -rf %s %s.log" % (kept[0], kept[0]))
     lab.converge("site.yml")
     lab.assert_healthy()

@@ -1,6 +1,7 @@
 """Last case, as it leaves the replica pb2 behind a fork of pb1's history: a failover from a primary that
 crashed with commits its standby never received. The receipt counts the WAL it lost, read on its disk; the
-ledger finds exactly the rows only it had missing; brought back, it is moved aside whole, with those rows."""
+ledger finds exactly the rows only it had missing; brought back, it is copied aside whole, with those rows,
+and rewound."""
 import re
 import time
 
@@ -35,12 +36,15 @@ def test_a_failover_from_a_crashed_primary_counts_what_it_lost_and_the_former_pr
                      r"last commit pb3 replayed from pb1; %d bytes lost" % receipt["bytes_lost"], run.output), run.tail()
     assert only_on_pb1.missing(lab.db("pb3")) == sorted(only_on_pb1.acknowledged())
 
-    # pb1 comes back as the primary: it diverged (and crashed: its pid file names no process), so it is moved
-    # aside whole, with what it lost, and copied again.
+    # pb1 comes back as the primary: it diverged (and crashed: its pid file names no process), so it is copied
+    # aside whole, with what it lost, and rewound.
     run = lab.converge("playbooks/switchover.yml", "-e", "switchover_to=pb1",
                        "-e", "switchover_reseed_former_primary=true")
     kept = aside(lab, "pb1", lab.primary_data + ".old-*")
     assert len(kept) == 1 and "its old data is kept in %s" % kept[0] in run.output, run.tail()
+    # pg_rewind first recovered the crashed directory on its own, then rewound it.
+    rejoined = lab.receipt("pb1")["rejoined"]["pb1"]
+    assert rejoined["method"] == "rewind" and rejoined["kept_in"] == kept[0], rejoined
     assert kept_rows(lab, "pb1", kept[0], tag) >= only_on_pb1.acknowledged()
     lab.assert_healthy()
     assert only_on_pb1.missing(lab.db("pb1")) == sorted(only_on_pb1.acknowledged())

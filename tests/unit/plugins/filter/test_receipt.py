@@ -1,6 +1,7 @@
 import pytest
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.polardb.cluster.plugins.filter.lifecycle import rejoined_line
 from ansible_collections.polardb.cluster.plugins.filter.receipt import receipt
 
 FENCED_PROMOTION = dict(operation='promote', host='pb3', old_primary='pb1', started=1765100000.0,
@@ -51,3 +52,35 @@ def test_a_new_primary_that_does_not_say_where_its_timeline_began_leaves_the_los
 def test_what_cannot_make_a_receipt_is_refused(bad):
     with pytest.raises(AnsibleFilterError):
         receipt(bad)
+
+
+def test_a_switchover_receipt_says_how_each_host_rejoined_and_how_long_it_took():
+    rejoined = {'pb3': {'method': 'rewind', 'seconds': '3.456', 'kept_in': '/d.old-20261207T150000Z',
+                        'aside_seconds': '1.2', 'rewind_failed': None},
+                'pb2': {'method': 'streaming', 'seconds': 0, 'kept_in': None, 'rewind_failed': None},
+                'pb4': {'method': 'reseed', 'seconds': 20, 'kept_in': '/e.old-1',
+                        'rewind_failed': 'pg_rewind: error: target server needs to use either data checksums '
+                                         'or "wal_log_hints = on"'}}
+    done = receipt(dict(FENCED_PROMOTION, operation='switchover', rejoined=rejoined))
+    assert done['rejoined'] == rejoined
+    assert done['line'].endswith(
+        ' Rejoined: pb2 streamed already; pb3 rewound (pg_rewind) in 3.46 s, its old directory kept in '
+        '/d.old-20261207T150000Z (copied there in 1.20 s); pb4 copied again in 20.00 s (pg_rewind did not bring it back: pg_rewind: '
+        'error: target server needs to use either data checksums or "wal_log_hints = on"), its old directory '
+        'kept in /e.old-1.')
+
+
+def test_a_receipt_refuses_a_rejoin_method_it_does_not_know():
+    with pytest.raises(AnsibleFilterError, match=r"rejoined names for pb3 the method 'teleport'"):
+        receipt(dict(FENCED_PROMOTION, rejoined={'pb3': {'method': 'teleport'}}))
+
+
+def test_a_promotion_receipt_has_no_rejoin():
+    assert 'rejoined' not in receipt(FENCED_PROMOTION) and 'Rejoined' not in receipt(FENCED_PROMOTION)['line']
+
+
+def test_the_rejoin_alone_has_its_sentence_when_there_was_nothing_to_swap():
+    assert rejoined_line({'pb3': {'method': 'reseed', 'seconds': 9, 'kept_in': None}}) == \
+        'Rejoined: pb3 copied again in 9.00 s.'
+    with pytest.raises(AnsibleFilterError, match='expects a dict of how each host rejoined'):
+        rejoined_line({})
