@@ -10,12 +10,9 @@ cannot read it without pfsd), even with standby_force.
 """
 import time
 
-import pytest
-
 import faultlab
 
 
-@pytest.mark.full(reason="checked by make test-full only")
 def test_a_killed_pfsd_is_started_again_and_the_standby_resumes_with_every_row(lab):
     started = lab.postmaster_start("pb3")
     identity = lab.backup_identity()

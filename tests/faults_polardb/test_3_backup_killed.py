@@ -81,7 +81,6 @@ def primary_identity(lab):
             lab.sh("pb1", "md5sum %s/pg_hba.conf %s/postgresql.conf" % (lab.primary_data, lab.primary_data)))
 
 
-@pytest.mark.full(reason="checked by make test-full only")
 @pytest.mark.parametrize("step", ["polar_basebackup", "pfs cp"])
 def test_a_staged_backup_killed_half_way_is_cleaned_and_built_on_the_next_run(lab, step):
     primary = primary_identity(lab)
