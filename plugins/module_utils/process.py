@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026 polardb.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Find pfsdaemon processes from /proc, not from `ps | grep`.
+"""Find pfsdaemon (and pg_receivewal) processes from /proc, not from `ps | grep`.
 
 start_pfsd.sh decides "already running" with `ps -ef | grep pfsdaemon | grep -w NAME`,
 so any command line holding both words (the shell running the script, an editor)
@@ -159,3 +159,17 @@ def find_pfsd_clients(disk, proc_root='/proc', run_dir='/var/run/pfsd'):
                 continue
         clients.append((pid, ' '.join(argv)))
     return clients
+
+
+RECEIVER = 'pg_receivewal'
+
+
+def receiver_directory_option(directory):
+    return '--directory=%s' % directory
+
+
+def receivers_of(directory, proc_root='/proc'):
+    """(pid, argv) of each pg_receivewal writing into directory (given as --directory=DIR)."""
+    option = receiver_directory_option(directory)
+    return [(pid, argv) for pid, argv in iter_processes(proc_root)
+            if os.path.basename(argv[0]) == RECEIVER and option in argv[1:]]

@@ -54,6 +54,12 @@ class LifecycleLab(faultlab.FaultLab):
             "SELECT string_agg(line_number || ' ' || address, ',') FROM pg_hba_file_rules WHERE address = '%s'"
             % self.ip(host))
 
+    def hba_databases_of(self, host):
+        """The databases of pb1's pg_hba.conf rules for the addresses of host, one per rule."""
+        return self.db("pb1").query(
+            "SELECT string_agg(array_to_string(database, ','), ' ' ORDER BY line_number) FROM pg_hba_file_rules "
+            "WHERE address = '%s'" % self.ip(host))
+
     def conf_loaded(self):
         return self.db("pb1").query("SELECT pg_conf_load_time()")
 

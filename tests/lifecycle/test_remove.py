@@ -54,7 +54,8 @@ def test_remove_takes_the_standby_out_and_leaves_pb1_and_pb2_alone(lab):
 
     # On pb1: no slot, no pg_hba.conf rule, and the file reloaded.
     assert lab.slots() == "pb2:true"
-    assert lab.hba_rules_of("pb3") == ""
+    # pb3 stays the backup host (group backup): its archive keeps the replication rule, nothing else.
+    assert lab.hba_databases_of("pb3") == "replication"
     assert lab.conf_loaded() > before["conf_loaded"]
     # On pb3: no database, no alias, no mount, no loop device behind its image; the image stays.
     assert not lab.postgres_runs("pb3")

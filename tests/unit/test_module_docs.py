@@ -10,9 +10,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
 
 
-def test_the_ten_modules_are_there():
-    assert MODULES == ["config_files", "loop_device", "node_state", "pfs_mkfs", "pfsd", "pfsd_info", "polar_basebackup",
-                       "replication_info", "replication_slot", "warn"]
+def test_the_fourteen_modules_are_there():
+    assert MODULES == ["backup_info", "backup_restore", "base_backup", "config_files", "loop_device", "node_state",
+                       "pfs_mkfs", "pfsd", "pfsd_info", "polar_basebackup", "replication_info", "replication_slot",
+                       "wal_receiver", "warn"]
 
 
 @pytest.mark.parametrize("module", MODULES)

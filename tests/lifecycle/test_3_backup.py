@@ -1,0 +1,214 @@
+"""Backups and point-in-time restore (playbooks/backup.yml, restore.yml) on the PostgreSQL engine.
+
+pb3 is the backup host: pg_receivewal archives pb1's WAL through the slot pb3_archive into
+/var/lib/polardb-backup/wal, and each backup.yml takes a verified base backup into base/. A ledger is the
+oracle: a restore to time T holds exactly the rows committed by T, a restore to the latest point every
+acknowledged row. Runs after test_2 (pb1 the primary, pb3 its standby) and leaves the lab so, with the
+archive stopped and its slot dropped (the last case).
+"""
+import re
+import time
+
+import faultlab
+import labtools
+from lifecycle_steps import write
+
+REPOSITORY = "/var/lib/polardb-backup"
+ARCHIVE = REPOSITORY + "/wal"
+SLOT = "pb3_archive"
+BACKUP = ("playbooks/backup.yml",)
+RESTORE = ("playbooks/restore.yml", "--limit", "pb3")
+# A restore beside the running standby: its own directory on pb3's disk and its own port.
+SIDE = ("-e", "restore_data_dir=/var/lib/polardb/nvme2n1/restored", "-e", "restore_listen_port=5499")
+PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
+
+
+def backup_status(lab):
+    run = lab.converge("playbooks/status.yml", "-e", "status_format=json", "--limit", "pb1,pb3")
+    return labtools.status_document(run.output)["pb3"]
+
+
+def wait_archived(lab, timeout=60):
+    """Until the archive's slot on pb1 has everything pb1 wrote so far."""
+    target = lab.db("pb1").query("SELECT pg_current_wal_lsn()")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if lab.db("pb1").query("SELECT restart_lsn >= '%s' FROM pg_replication_slots WHERE slot_name = '%s'"
+                               % (target, SLOT)) == "t":
+            return
+        time.sleep(0.5)
+    raise AssertionError("the archive did not reach %s within %d s" % (target, timeout))
+
+
+def payloads(lab, host, tag, port=5432):
+    sql = "SELECT payload FROM %s WHERE tag = '%s'" % (faultlab.TABLE, tag)
+    return set(lab.sh(host, "psql -X -At -p %d -d postgres -c \"%s\"" % (port, sql), user="postgres").split())
+
+
+def switch_segments(lab, count):
+    """count new complete segments on pb1, each with enough rows to fill more than its first page."""
+    names = []
+    for _ in range(count):
+        lab.db("pb1").query("INSERT INTO %s (tag, payload) SELECT 'filler', repeat('x', 200) "
+                            "FROM generate_series(1, 200)" % faultlab.TABLE)
+        names.append(lab.db("pb1").query("SELECT pg_walfile_name(pg_current_wal_lsn())"))
+        lab.db("pb1").query("SELECT pg_switch_wal()")
+    return names
+
+
+def restored_side(lab):
+    lab.sh("pb3", "%s stop -m fast -D /var/lib/polardb/nvme2n1/restored >/dev/null 2>&1; "
+                  "rm -rf /var/lib/polardb/nvme2n1/restored*" % PG_CTL)
+
+
+def test_the_archive_streams_through_its_own_slot_and_each_backup_is_verified(lab):
+    first = lab.playbook(*BACKUP)
+    assert first.returncode == 0, first.tail()
+    assert re.search(r"Backup \d{8}T\d{6}Z taken in [\d.]+ s \([\d.]+ MB, verified with pg_verifybackup\)",
+                     first.output), first.tail()
+    assert lab.db("pb1").query("SELECT active FROM pg_replication_slots WHERE slot_name = '%s'" % SLOT) == "t"
+    second = lab.playbook(*BACKUP, "-e", "backup_keep=1")
+    assert second.returncode == 0, second.tail()
+    status = backup_status(lab)["backup"]
+    assert status["backups"] == 1 and status["last_backup"]["verified_with"] == "pg_verifybackup"
+    assert status["archive"]["streaming"] is True and status["archive"]["sound"] is True
+    assert status["archive"]["oldest"] <= status["last_backup"]["start_segment"]
+    # retention: the first backup and the WAL only it needed are gone
+    kept = lab.sh("pb3", "ls %s/base" % REPOSITORY).split()
+    assert kept == [status["last_backup"]["id"]]
+    assert min(lab.sh("pb3", "ls %s" % ARCHIVE).split()) == status["last_backup"]["start_segment"]
+    # a run that only has to keep the archive going takes no backup
+    kept_going = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
+    assert kept_going.returncode == 0 and "No backup taken" in kept_going.output, kept_going.tail()
+
+
+def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_latest_every_acknowledged_row(lab):
+    assert lab.playbook(*BACKUP).returncode == 0
+    before = write(lab, "pitr-before")
+    time.sleep(1)
+    target = lab.db("pb1").query("SELECT now()")
+    time.sleep(1)
+    after = write(lab, "pitr-after")
+    wait_archived(lab)
+    committed_by_then = payloads(lab, "pb1", "pitr-before")
+    everything = lab.db("pb1").query("SELECT count(*) FROM %s" % faultlab.TABLE)
+
+    removed = lab.playbook("playbooks/remove.yml", "--limit", "pb3")
+    assert removed.returncode == 0, removed.tail()
+    to_time = lab.playbook(*RESTORE, "-e", "restore_target_time='%s'" % target)
+    assert to_time.returncode == 0, to_time.tail()
+    assert re.search(r"Restored pb3 from backup \d{8}T\d{6}Z and \d+ archived WAL segments, to time %s: a primary "
+                     r"of its own on timeline \d+" % re.escape(target), to_time.output), to_time.tail()
+    assert lab.db("pb3").query("SELECT pg_is_in_recovery()") == "f"
+    assert before.missing(lab.db("pb3")) == []
+    assert payloads(lab, "pb3", "pitr-before") == committed_by_then
+    assert payloads(lab, "pb3", "pitr-after") == set()
+    receipt = backup_status(lab)["last_restore"]
+    assert receipt["target"] == "time %s" % target and receipt["timeline"] >= 2
+
+    # To the latest point: the restored server is stopped by hand (remove.yml never stops a primary), and
+    # restore.yml moves its directory aside whole before laying out the new one.
+    lab.sh("pb3", "%s stop -m fast -D /var/lib/polardb/nvme2n1/standby" % PG_CTL, user="postgres")
+    latest = lab.playbook(*RESTORE)
+    assert latest.returncode == 0, latest.tail()
+    assert "to the latest point archived" in latest.output and "Its former directory is kept in" in latest.output
+    assert before.missing(lab.db("pb3")) == [] and after.missing(lab.db("pb3")) == []
+    assert lab.db("pb3").query("SELECT count(*) FROM %s" % faultlab.TABLE) == everything
+
+    rebuilt = lab.playbook("playbooks/rebuild.yml", "--limit", "pb3", "-e", "rebuild_promoted=true")
+    assert rebuilt.returncode == 0, rebuilt.tail()
+    lab.assert_healthy()
+
+
+def test_a_damaged_or_missing_segment_is_named_and_a_restore_past_it_fails_loudly(lab):
+    assert lab.playbook(*BACKUP).returncode == 0
+    old_backup = backup_status(lab)["backup"]["last_backup"]["id"]
+    first, middle, _last = switch_segments(lab, 3)
+    time.sleep(1)
+    past_the_gap = lab.db("pb1").query("SELECT now()")
+    switch_segments(lab, 1)
+    wait_archived(lab)
+
+    # bytes overwritten in the middle of the archive: pg_waldump stops there, and the run names the segment
+    lab.sh("pb3", "printf 'XXXXXXXXXXXXXXXX' | dd of=%s/%s bs=1 seek=8192 conv=notrunc status=none"
+           % (ARCHIVE, middle))
+    damaged = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
+    assert damaged.returncode != 0
+    assert re.search(r"unreadable from [0-9A-F]+/[0-9A-F]+ in %s" % middle, damaged.output), damaged.tail()
+
+    # the segment gone: a gap, named; a restore to the latest point refuses before anything moves
+    lab.sh("pb3", "rm %s/%s" % (ARCHIVE, middle))
+    gap = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
+    assert gap.returncode != 0 and "missing: %s" % middle in gap.output, gap.tail()
+    try:
+        refused = lab.playbook(*RESTORE, *SIDE, "-e", "restore_backup=%s" % old_backup)
+        faultlab.assert_refused(refused, r"The WAL archive misses %s after backup %s" % (middle, old_backup))
+        assert lab.sh("pb3", "ls -d /var/lib/polardb/nvme2n1/restored 2>/dev/null || true") == ""
+        # to a time past the gap: PostgreSQL runs out of WAL first, and the restore says so instead of
+        # promoting a server that stopped early
+        stopped = lab.playbook(*RESTORE, *SIDE, "-e", "restore_backup=%s" % old_backup,
+                               "-e", "restore_target_time='%s'" % past_the_gap)
+        assert stopped.returncode != 0
+        assert "the WAL archive ended before the recovery target" in stopped.output, stopped.tail()
+    finally:
+        restored_side(lab)
+
+    # a new backup past the gap, keeping only it: the archive is whole again
+    healed = lab.playbook(*BACKUP, "-e", "backup_keep=1")
+    assert healed.returncode == 0, healed.tail()
+    assert first not in lab.sh("pb3", "ls %s" % ARCHIVE).split()
+    lab.assert_healthy()
+
+
+def test_an_archive_that_stopped_for_a_while_catches_up_without_a_gap(lab):
+    lab.sh("pb3", "pkill -INT -x pg_receivewal")
+    time.sleep(1)
+    ledger = write(lab, "archive-down")
+    switch_segments(lab, 2)
+    down = backup_status(lab)["backup"]["archive"]
+    assert down["streaming"] is False and down["lag_bytes"] > 0 and down["wal_status"] == "reserved"
+    assert down["receiver_pid"] is None
+
+    back = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
+    assert back.returncode == 0 and "no gap" in back.output, back.tail()
+    wait_archived(lab)
+    up = backup_status(lab)["backup"]["archive"]
+    assert up["streaming"] is True and up["sound"] is True and up["gaps"] == []
+    assert ledger.acknowledged()
+
+
+def test_a_backup_killed_half_way_does_not_count_and_the_next_run_clears_it(lab):
+    last = backup_status(lab)["backup"]["last_backup"]["id"]
+    slow = lab.start_playbook(*BACKUP, "-e", "backup_max_rate=1M")
+    try:
+        partial = ""
+        deadline = time.time() + 60
+        while not partial and time.time() < deadline:
+            partial = lab.sh("pb3", "ls -d %s/base/*.partial 2>/dev/null || true" % REPOSITORY)
+            time.sleep(0.5)
+        assert partial, "no backup in progress within 60 s"
+        time.sleep(2)
+        # the controller, the module and pg_basebackup die together, as with a machine that lost power
+        slow.kill()
+        # pg_basebackup, the timeout(1) that runs it and the module's Python above it
+        lab.sh("pb3", "tool=$(pgrep -x pg_basebackup); limit=$(ps -o ppid= -p $tool); "
+                      "module=$(ps -o ppid= -p $limit); kill -9 $module $limit $tool")
+    finally:
+        lab.finish_playbook(slow)
+    status = backup_status(lab)["backup"]
+    assert status["last_backup"]["id"] == last
+    assert status["interrupted"] == [partial.split("/")[-1]]
+
+    again = lab.playbook(*BACKUP)
+    assert again.returncode == 0, again.tail()
+    assert lab.sh("pb3", "ls -d %s/base/*.partial 2>/dev/null || true" % REPOSITORY) == ""
+    assert backup_status(lab)["backup"]["last_backup"]["id"] != last
+
+
+def test_the_archive_stops_and_its_slot_goes_when_asked(lab):
+    run = lab.playbook(*BACKUP, "-e", "backup_state=absent")
+    assert run.returncode == 0, run.tail()
+    assert lab.db("pb1").query("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '%s'" % SLOT) == "0"
+    assert lab.sh("pb3", "pgrep -x pg_receivewal || true") == ""
+    assert lab.sh("pb3", "ls %s/base" % REPOSITORY) != "", "the repository's backups must stay"
+    lab.assert_healthy()
