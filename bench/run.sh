@@ -80,6 +80,11 @@ sed -n 's/^ *"duration_s": \([0-9.]*\),*$/module_basebackup_1gib_in_module\t\1/p
   "$results/module_basebackup_1gib.log" >>"$out"
 docker exec "${POLARDB_LAB_PREFIX}pb3" rm -rf "$mount/bench-raw" "$mount/bench-module"
 
+# Backups of that 1 GiB (bench/backup.sh): pg_basebackup by hand into pb3's
+# repository against backup.yml (its archive, backup, verification and
+# checks), then a restore beside the standby against the same by hand.
+bench/backup.sh "$out" "$results" || echo "bench/backup.sh failed: see above" >&2
+
 # On that 1 GiB, a diverged former primary rejoins by pg_rewind, then by a
 # fresh copy (bench/rejoin.py).
 bench/rejoin.py "$out" | tee "$results/rejoin.txt" || echo "bench/rejoin.py failed: see above" >&2

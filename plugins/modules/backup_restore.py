@@ -18,9 +18,10 @@ description:
     pg_receivewal is still writing under its final name), and marks it for archive recovery
     (C(recovery.signal)). Starting the server and the recovery target are the caller's.
   - A non-empty I(data_dir) is first moved aside whole (C(DATA.old-TIME)), never removed.
-  - On PolarDB the backup's shared data (C(polar_shared_data)) is left where it is for the caller
-    to copy onto the node's PFS disk with the database stopped; the WAL then goes into the shared
-    data's C(pg_wal) (I(wal_subdir)).
+  - On PolarDB (I(polar_datadir) set) the backup's shared data (C(polar_shared_data)), with the WAL in
+    its C(pg_wal), is copied onto the node's PFS disk with C(pfs cp -r) (as root, the database stopped:
+    writing PFS with the CLI under a running database broke a disk). Shared data already on PFS there
+    is refused, not replaced.
   - Refuses, changing nothing, when the archive has a gap after the backup's start and the restore
     is to the latest point (I(target_time), I(target_lsn) and I(target_name) unset), since recovery
     would stop at the gap and call itself done.
@@ -54,10 +55,15 @@ options:
     description: WAL segment size in bytes.
     type: int
     default: 16777216
-  wal_subdir:
-    description: Where in the restored directory the WAL goes (PolarDB's C(polar_shared_data/pg_wal)).
+  polar_datadir:
+    description:
+      - PolarDB only, the shared data directory on the node's PFS disk (C(/nvme2n1/shared_data/)), which
+        must not exist yet.
     type: str
-    default: pg_wal
+  pfs_cluster:
+    description: PFS cluster name of I(polar_datadir)'s disk.
+    type: str
+    default: disk
 attributes:
   check_mode:
     support: full
@@ -103,6 +109,7 @@ import shutil
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.polardb.cluster.plugins.module_utils import backup_repository as repo
 from ansible_collections.polardb.cluster.plugins.module_utils import wal_archive
+from ansible_collections.polardb.cluster.plugins.module_utils.pfs import Pfs, PfsError
 
 NOT_RESTORED = (repo.INFO, 'backup_manifest', 'standby.signal', 'postmaster.pid', 'postmaster.opts')
 
@@ -136,7 +143,8 @@ def main():
             target_lsn=dict(type='str'),
             target_name=dict(type='str'),
             segment_size=dict(type='int', default=16 * 1024 * 1024),
-            wal_subdir=dict(type='str', default='pg_wal'),
+            polar_datadir=dict(type='str'),
+            pfs_cluster=dict(type='str', default='disk'),
         ),
         mutually_exclusive=[('target_time', 'target_lsn', 'target_name')],
         supports_check_mode=True,
@@ -164,6 +172,11 @@ def main():
                              '(-e restore_target_lsn=... or restore_target_time=...), or take a new base backup '
                              '(playbooks/backup.yml) and restore from it.' % (', '.join(missing), backup['id']),
                          missing=missing, backup=backup)
+    shared = (params['polar_datadir'] or '').rstrip('/')
+    pfs = Pfs(module, params['pfs_cluster']) if shared else None
+    if shared and pfs.exists(shared):
+        module.fail_json(msg='Shared data is already on PFS at %s: a restore does not replace it. Nothing was changed. '
+                             'Take the node out first (playbooks/remove.yml removes it).' % shared)
     complete = set(segment.number for segment in segments if not segment.partial)
     wanted = [segment for segment in segments if segment.number >= first.number
               and not (segment.partial and segment.number in complete)]
@@ -183,7 +196,7 @@ def main():
     for name in NOT_RESTORED:
         if os.path.lexists(os.path.join(partial, name)):
             os.unlink(os.path.join(partial, name))
-    wal_dir = os.path.join(partial, params['wal_subdir'])
+    wal_dir = os.path.join(partial, repo.SHARED_DATA if shared else '', 'pg_wal')
     for segment in wanted:
         shutil.copyfile(os.path.join(archive_dir, segment.name),
                         os.path.join(wal_dir, segment.name.replace('.partial', '')))
@@ -194,6 +207,18 @@ def main():
     os.chmod(partial, 0o700)
     if os.path.isdir(data_dir):
         os.rmdir(data_dir)  # empty (checked above), such as a mount's folder
+    if shared:
+        stage = os.path.join(partial + '-shared', os.path.basename(shared))
+        shutil.rmtree(os.path.dirname(stage), ignore_errors=True)
+        os.makedirs(os.path.dirname(stage), 0o700)
+        os.rename(os.path.join(partial, repo.SHARED_DATA), stage)
+        try:
+            pfs.cp_r(stage, os.path.dirname(shared) + '/')
+        except PfsError as error:
+            module.fail_json(msg='Copying the shared data onto PFS failed: %s. The local directory is in %s, the shared '
+                                 'data in %s; remove what reached %s (pfs rm -r) before restoring again.'
+                                 % (error, partial, stage, shared))
+        shutil.rmtree(os.path.dirname(stage))
     os.rename(partial, data_dir)
     module.exit_json(**result)
 

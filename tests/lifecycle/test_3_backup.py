@@ -84,13 +84,14 @@ def test_the_archive_streams_through_its_own_slot_and_each_backup_is_verified(la
 
 def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_latest_every_acknowledged_row(lab):
     assert lab.playbook(*BACKUP).returncode == 0
-    before = write(lab, "pitr-before")
+    run_id = int(time.time())  # the table outlives a lab reused for a second run: tags of this run only
+    before = write(lab, "pitr-before-%d" % run_id)
     time.sleep(1)
     target = lab.db("pb1").query("SELECT now()")
     time.sleep(1)
-    after = write(lab, "pitr-after")
+    after = write(lab, "pitr-after-%d" % run_id)
     wait_archived(lab)
-    committed_by_then = payloads(lab, "pb1", "pitr-before")
+    committed_by_then = payloads(lab, "pb1", before.tag)
     everything = lab.db("pb1").query("SELECT count(*) FROM %s" % faultlab.TABLE)
 
     removed = lab.playbook("playbooks/remove.yml", "--limit", "pb3")
@@ -101,8 +102,8 @@ def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_l
                      r"of its own on timeline \d+" % re.escape(target), to_time.output), to_time.tail()
     assert lab.db("pb3").query("SELECT pg_is_in_recovery()") == "f"
     assert before.missing(lab.db("pb3")) == []
-    assert payloads(lab, "pb3", "pitr-before") == committed_by_then
-    assert payloads(lab, "pb3", "pitr-after") == set()
+    assert payloads(lab, "pb3", before.tag) == committed_by_then
+    assert payloads(lab, "pb3", after.tag) == set()
     receipt = backup_status(lab)["last_restore"]
     assert receipt["target"] == "time %s" % target and receipt["timeline"] >= 2
 

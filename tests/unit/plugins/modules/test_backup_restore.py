@@ -2,6 +2,7 @@
 the archive's WAL from the backup's start goes into pg_wal (the partial segment under its final name),
 recovery.signal marks it; a gap refuses a restore to the latest point before anything moves."""
 import getpass
+import sys
 import json
 import os
 import pathlib
@@ -88,3 +89,42 @@ def test_check_mode(run_module, repo):
     result = run_module(backup_restore, args, check_mode=True)
     assert result["changed"] is True and result["moved_aside"].startswith(str(data) + ".old-")
     assert os.listdir(data) == ["x"] and not os.path.exists(result["moved_aside"])
+
+
+@pytest.fixture
+def polardb(repo, fake_bin, tmp_path, monkeypatch):
+    """The repository holding a PolarDB backup (its shared data in polar_shared_data), and the fake pfs with the
+    node's formatted disk."""
+    root, data, args = repo
+    for backup_id in os.listdir(root / "base"):
+        shared = root / "base" / backup_id / "polar_shared_data"
+        (shared / "pg_wal").mkdir(parents=True)
+        (shared / "global").mkdir()
+        (shared / "global" / "pg_control").write_bytes(b"control")
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "fakes"))
+    import pfs_state
+    pfs_state.install(fake_bin, names=("pfs",))
+    state = tmp_path / "pfs.json"
+    pfs_state.make_state(state, disks={"nvme2n1": pfs_state.disk(formatted=True)})
+    monkeypatch.setenv("FAKE_PFS_STATE", str(state))
+    return root, data, dict(args, polar_datadir="/nvme2n1/shared_data/"), state, pfs_state
+
+
+def test_polardb_shared_data_and_its_wal_go_onto_the_node_s_pfs_disk(run_module, polardb):
+    root, data, args, state, pfs_state = polardb
+    result = run_module(backup_restore, args)
+    assert result["changed"] is True
+    files = pfs_state.read_state(state)["disks"]["nvme2n1"]["files"]
+    assert "shared_data/global/pg_control" in files
+    assert "shared_data/pg_wal/000000010000000000000006" in files  # the partial one, under its final name
+    assert sorted(os.listdir(data)) == ["PG_VERSION", "pg_wal", "recovery.signal"]
+    assert not os.path.exists(str(data) + ".restoring-shared")
+
+
+def test_polardb_shared_data_already_there_is_refused(run_module, polardb):
+    root, data, args, state, pfs_state = polardb
+    run_module(backup_restore, args)
+    (data / "PG_VERSION").write_text("restored once")
+    again = run_module(backup_restore, args)
+    assert again["failed"] is True and "Shared data is already on PFS at /nvme2n1/shared_data" in again["msg"]
+    assert (data / "PG_VERSION").read_text() == "restored once"

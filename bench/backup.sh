@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# usage: backup.sh RESULTS LOGS   (PostgreSQL lab with pb1's data to measure on; POLARDB_LAB_PREFIX names it)
+# Appends to RESULTS: raw_backup_1gib (pg_basebackup by hand, plain, WAL streamed, into pb3's
+# repository), backup_1gib (playbooks/backup.yml: the archive kept, a backup taken, verified and
+# checked), raw_restore_1gib (that backup copied, recovered and promoted by hand on port 5499) and
+# restore_1gib (playbooks/restore.yml doing the same beside the standby: the restore drill's time).
+set -euo pipefail
+out=$1 logs=$2
+bin=/usr/lib/postgresql/15/bin
+repo=/var/lib/polardb-backup
+side=/var/lib/polardb/nvme2n1/bench-restore
+secret=lab-replication-secret  # inventory/lab's
+in_pb3() { docker exec -u postgres "${POLARDB_LAB_PREFIX}pb3" sh -c "$1"; }
+
+measure() {  # name, command...
+  local name=$1; shift
+  local start end
+  start=$(date +%s.%N)
+  "$@" >"$logs/$name.log" 2>&1 || { echo "$name failed: see $logs/$name.log" >&2; exit 1; }
+  end=$(date +%s.%N)
+  awk -v n="$name" -v a="$start" -v b="$end" 'BEGIN {printf "%s\t%.1f\n", n, b - a}' >>"$out"
+}
+
+ansible-playbook playbooks/backup.yml -e backup_max_age=86400 >"$logs/backup-archive.log" 2>&1
+in_pb3 "rm -rf $repo/bench-raw"
+measure raw_backup_1gib in_pb3 \
+  "PGPASSWORD=$secret $bin/pg_basebackup -h pb1 -U replicator -D $repo/bench-raw -Fp -X stream -c fast"
+measure backup_1gib ansible-playbook playbooks/backup.yml
+
+restore_by_hand() {
+  in_pb3 "rm -rf $side && cp -a $repo/bench-raw $side && touch $side/recovery.signal &&
+    printf \"port = 5499\nrestore_command = '/bin/false'\nrecovery_target_action = 'promote'\narchive_mode = off\n\" \
+      >> $side/postgresql.auto.conf &&
+    $bin/pg_ctl start -w -t 3600 -l $side.log -D $side &&
+    until [ \"\$(psql -X -At -p 5499 -d postgres -c 'SELECT pg_is_in_recovery()')\" = f ]; do sleep 0.2; done &&
+    $bin/pg_ctl stop -m fast -D $side"
+}
+measure raw_restore_1gib restore_by_hand
+in_pb3 "rm -rf $side $side.log $repo/bench-raw"
+measure restore_1gib ansible-playbook playbooks/restore.yml --limit pb3 \
+  -e restore_data_dir=$side -e restore_listen_port=5499
+in_pb3 "$bin/pg_ctl stop -m fast -D $side && rm -rf $side $side.log"
