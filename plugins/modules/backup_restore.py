@@ -19,9 +19,9 @@ description:
     (C(recovery.signal)). Starting the server and the recovery target are the caller's.
   - A non-empty I(data_dir) is first moved aside whole (C(DATA.old-TIME)), never removed.
   - On PolarDB (I(polar_datadir) set) the backup's shared data (C(polar_shared_data)), with the WAL in
-    its C(pg_wal), is copied onto the node's PFS disk with C(pfs cp -r) (as root, the database stopped:
-    writing PFS with the CLI under a running database broke a disk). Shared data already on PFS there
-    is refused, not replaced.
+    its C(pg_wal), is copied onto the node's PFS disk with C(pfs cp -r), as root and with the database
+    stopped (writing PFS with the CLI under a running database broke a disk). Shared data already on PFS
+    there is refused, not replaced.
   - Refuses, changing nothing, when the archive has a gap after the backup's start and the restore
     is to the latest point (I(target_time), I(target_lsn) and I(target_name) unset), since recovery
     would stop at the gap and call itself done.

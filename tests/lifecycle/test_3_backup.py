@@ -88,6 +88,8 @@ def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_l
     before = write(lab, "pitr-before-%d" % run_id)
     time.sleep(1)
     target = lab.db("pb1").query("SELECT now()")
+    point = "before_%d" % run_id
+    target_lsn = lab.db("pb1").query("SELECT pg_create_restore_point('%s')" % point)
     time.sleep(1)
     after = write(lab, "pitr-after-%d" % run_id)
     wait_archived(lab)
@@ -107,8 +109,14 @@ def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_l
     receipt = backup_status(lab)["last_restore"]
     assert receipt["target"] == "time %s" % target and receipt["timeline"] >= 2
 
-    # To the latest point: the restored server is stopped by hand (remove.yml never stops a primary), and
-    # restore.yml moves its directory aside whole before laying out the new one.
+    # To the restore point and to its LSN, then to the latest point: each time the restored server is
+    # stopped by hand (remove.yml never stops a primary), and restore.yml moves its directory aside whole.
+    for how in ("restore_target_name=%s" % point, "restore_target_lsn=%s" % target_lsn):
+        lab.sh("pb3", "%s stop -m fast -D /var/lib/polardb/nvme2n1/standby" % PG_CTL, user="postgres")
+        to_point = lab.playbook(*RESTORE, "-e", how)
+        assert to_point.returncode == 0, to_point.tail()
+        assert payloads(lab, "pb3", before.tag) == committed_by_then, how
+        assert payloads(lab, "pb3", after.tag) == set(), how
     lab.sh("pb3", "%s stop -m fast -D /var/lib/polardb/nvme2n1/standby" % PG_CTL, user="postgres")
     latest = lab.playbook(*RESTORE)
     assert latest.returncode == 0, latest.tail()
@@ -204,6 +212,30 @@ def test_a_backup_killed_half_way_does_not_count_and_the_next_run_clears_it(lab)
     assert again.returncode == 0, again.tail()
     assert lab.sh("pb3", "ls -d %s/base/*.partial 2>/dev/null || true" % REPOSITORY) == ""
     assert backup_status(lab)["backup"]["last_backup"]["id"] != last
+
+
+def test_a_standby_whose_slot_lost_its_wal_catches_up_from_the_archive_without_a_fresh_copy(lab):
+    small = ("site.yml", "--limit", "pb1,pb3", "-e", "polardb_max_slot_wal_keep_size=32MB",
+             "-e", "polardb_wal_keep_size=0")
+    lab.converge(*small)
+    inode = lab.sh("pb3", "stat -c %i /var/lib/polardb/nvme2n1/standby/PG_VERSION")
+    assert "restore_command = 'cp %s/%%f" % ARCHIVE in lab.sh(
+        "pb3", "cat /var/lib/polardb/nvme2n1/standby/polardb_standby.conf")
+    lab.sh("pb3", "%s stop -m fast -D /var/lib/polardb/nvme2n1/standby" % PG_CTL, user="postgres")
+    ledger = write(lab, "slot-lost-%d" % int(time.time()))
+    switch_segments(lab, 4)
+    wait_archived(lab)
+    lab.db("pb1").query("CHECKPOINT")
+    assert lab.db("pb1").query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pb3'") == "lost"
+
+    run = lab.converge(*small)
+    assert re.search(r"The slot pb3 of pb3 had lost its WAL .* catches up from its archive",
+                     " ".join(run.output.split())), run.tail()
+    lab.assert_healthy()
+    assert ledger.missing(lab.db("pb3")) == []
+    assert lab.sh("pb3", "stat -c %i /var/lib/polardb/nvme2n1/standby/PG_VERSION") == inode, "pb3 was copied again"
+    assert "restored log file" in lab.sh("pb3", "cat /var/lib/polardb/nvme2n1/standby.log")
+    lab.converge()
 
 
 def test_the_archive_stops_and_its_slot_goes_when_asked(lab):
