@@ -12,14 +12,7 @@ side=/var/lib/polardb/nvme2n1/bench-restore
 secret=lab-replication-secret  # inventory/lab's
 in_pb3() { docker exec -u postgres "${POLARDB_LAB_PREFIX}pb3" sh -c "$1"; }
 
-measure() {  # name, command...
-  local name=$1; shift
-  local start end
-  start=$(date +%s.%N)
-  "$@" >"$logs/$name.log" 2>&1 || { echo "$name failed: see $logs/$name.log" >&2; exit 1; }
-  end=$(date +%s.%N)
-  awk -v n="$name" -v a="$start" -v b="$end" 'BEGIN {printf "%s\t%.1f\n", n, b - a}' >>"$out"
-}
+. "$(dirname "$0")/lib.sh"
 
 ansible-playbook playbooks/backup.yml -e backup_max_age=86400 >"$logs/backup-archive.log" 2>&1
 in_pb3 "rm -rf $repo/bench-raw"

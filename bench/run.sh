@@ -15,14 +15,8 @@ mount=/var/lib/polardb/nvme2n1
 bin=/usr/lib/postgresql/15/bin
 secret=lab-replication-secret  # inventory/lab's
 
-measure() {  # name, command...
-  local name=$1; shift
-  local start end
-  start=$(date +%s.%N)
-  "$@" >"$results/$name.log" 2>&1 || { echo "$name failed: see $results/$name.log" >&2; exit 1; }
-  end=$(date +%s.%N)
-  awk -v n="$name" -v a="$start" -v b="$end" 'BEGIN {printf "%s\t%.1f\n", n, b - a}' >>"$out"
-}
+logs=$results
+. bench/lib.sh
 
 with_standbys() {  # folder, hosts...: a copy of inventory/lab with more standbys
   local folder=$1; shift

@@ -210,6 +210,13 @@ class FaultLab:
         self.db(standby).wait_for(
             "SELECT coalesce(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '%s') >= 0, false)" % target, "t", timeout)
 
+    def wait_archived(self, slot="pb3_archive", timeout=120):
+        """Wait until the archive's slot on pb1 has received everything pb1 had written when asked."""
+        target = self.db("pb1").query("SELECT pg_current_wal_lsn()")
+        self.db("pb1").wait_for(
+            "SELECT coalesce(restart_lsn >= '%s', false) FROM pg_replication_slots WHERE slot_name = '%s'"
+            % (target, slot), "t", timeout)
+
     def wait_streaming(self, standby="pb3", timeout=120):
         self.db("pb1").wait_for(
             "SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid "

@@ -21,17 +21,6 @@ def payloads(lab, host, tag):
     return set(lab.db(host).query("SELECT payload FROM %s WHERE tag = '%s'" % (faultlab.TABLE, tag)).split())
 
 
-def wait_archived(lab, timeout=120):
-    target = lab.db("pb1").query("SELECT pg_current_wal_lsn()")
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if lab.db("pb1").query("SELECT restart_lsn >= '%s' FROM pg_replication_slots WHERE slot_name = '%s'"
-                               % (target, SLOT)) == "t":
-            return
-        time.sleep(0.5)
-    raise AssertionError("the archive did not reach %s within %d s" % (target, timeout))
-
-
 def drop_copies_set_aside(lab):
     for name in lab.pfs_names(lab.pfs_root):
         if name.startswith("shared_data.old"):
@@ -51,7 +40,7 @@ def test_a_polardb_backup_restores_to_a_time_and_to_the_latest_point_onto_pb3_s_
     target = lab.db("pb1").query("SELECT now()")
     time.sleep(1)
     after = write(lab, "pitr-after-%d" % run_id)
-    wait_archived(lab)
+    lab.wait_archived()
     committed_by_then = payloads(lab, "pb1", before.tag)
 
     assert lab.playbook("playbooks/remove.yml", "--limit", "pb3").returncode == 0

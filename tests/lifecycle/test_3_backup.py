@@ -28,18 +28,6 @@ def backup_status(lab):
     return labtools.status_document(run.output)["pb3"]
 
 
-def wait_archived(lab, timeout=60):
-    """Until the archive's slot on pb1 has everything pb1 wrote so far."""
-    target = lab.db("pb1").query("SELECT pg_current_wal_lsn()")
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if lab.db("pb1").query("SELECT restart_lsn >= '%s' FROM pg_replication_slots WHERE slot_name = '%s'"
-                               % (target, SLOT)) == "t":
-            return
-        time.sleep(0.5)
-    raise AssertionError("the archive did not reach %s within %d s" % (target, timeout))
-
-
 def payloads(lab, host, tag, port=5432):
     sql = "SELECT payload FROM %s WHERE tag = '%s'" % (faultlab.TABLE, tag)
     return set(lab.sh(host, "psql -X -At -p %d -d postgres -c \"%s\"" % (port, sql), user="postgres").split())
@@ -92,7 +80,7 @@ def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_l
     target_lsn = lab.db("pb1").query("SELECT pg_create_restore_point('%s')" % point)
     time.sleep(1)
     after = write(lab, "pitr-after-%d" % run_id)
-    wait_archived(lab)
+    lab.wait_archived()
     committed_by_then = payloads(lab, "pb1", before.tag)
     everything = lab.db("pb1").query("SELECT count(*) FROM %s" % faultlab.TABLE)
 
@@ -136,7 +124,7 @@ def test_a_damaged_or_missing_segment_is_named_and_a_restore_past_it_fails_loudl
     time.sleep(1)
     past_the_gap = lab.db("pb1").query("SELECT now()")
     switch_segments(lab, 1)
-    wait_archived(lab)
+    lab.wait_archived()
 
     # bytes overwritten in the middle of the archive: pg_waldump stops there, and the run names the segment
     lab.sh("pb3", "printf 'XXXXXXXXXXXXXXXX' | dd of=%s/%s bs=1 seek=8192 conv=notrunc status=none"
@@ -180,7 +168,7 @@ def test_an_archive_that_stopped_for_a_while_catches_up_without_a_gap(lab):
 
     back = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
     assert back.returncode == 0 and "no gap" in back.output, back.tail()
-    wait_archived(lab)
+    lab.wait_archived()
     up = backup_status(lab)["backup"]["archive"]
     assert up["streaming"] is True and up["sound"] is True and up["gaps"] == []
     assert ledger.acknowledged()
@@ -224,7 +212,7 @@ def test_a_standby_whose_slot_lost_its_wal_catches_up_from_the_archive_without_a
     lab.sh("pb3", "%s stop -m fast -D /var/lib/polardb/nvme2n1/standby" % PG_CTL, user="postgres")
     ledger = write(lab, "slot-lost-%d" % int(time.time()))
     switch_segments(lab, 4)
-    wait_archived(lab)
+    lab.wait_archived()
     lab.db("pb1").query("CHECKPOINT")
     assert lab.db("pb1").query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pb3'") == "lost"
 

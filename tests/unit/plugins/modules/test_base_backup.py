@@ -69,19 +69,16 @@ def test_a_verified_backup_is_named_and_recorded(run_module, repo):
     assert "--manifest-checksums=SHA256" in basebackup and basebackup[basebackup.index("-X") + 1] == "stream"
 
 
-def test_a_backup_that_fails_verification_does_not_count(run_module, repo):
+@pytest.mark.parametrize("failing, answer, said", [
+    ("verdict", 'pg_verifybackup: error: "base/1/1259" has size 0 on disk but size 8192 in the manifest',
+     "failed its verification and was removed: pg_verifybackup: error"),
+    ("basebackup_rc", "pg_basebackup: error: connection to server failed", "connection to server failed"),
+])
+def test_a_backup_that_failed_or_failed_its_verification_leaves_nothing(run_module, repo, failing, answer, said):
     root, tools, args = repo
-    tools.verdict = (1, 'pg_verifybackup: error: "base/1/1259" has size 0 on disk but size 8192 in the manifest')
+    setattr(tools, failing, (1, answer))
     result = run_module(base_backup, args)
-    assert result["failed"] is True and 'failed its verification and was removed: pg_verifybackup: error' in result["msg"]
-    assert os.listdir(root / "base") == []
-
-
-def test_a_failed_pg_basebackup_leaves_nothing(run_module, repo):
-    root, tools, args = repo
-    tools.basebackup_rc = (1, "pg_basebackup: error: connection to server failed")
-    result = run_module(base_backup, args)
-    assert result["failed"] is True and "connection to server failed" in result["msg"]
+    assert result["failed"] is True and said in result["msg"]
     assert os.listdir(root / "base") == []
 
 
