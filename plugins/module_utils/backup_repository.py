@@ -28,7 +28,7 @@ SHARED_DATA = 'polar_shared_data'  # where pg_basebackup puts PolarDB's shared d
 
 
 def new_id(now=None):
-    return (now or datetime.datetime.utcnow()).strftime('%Y%m%dT%H%M%SZ')
+    return (now or utc_now()).strftime('%Y%m%dT%H%M%SZ')
 
 
 def directory_size(path):
@@ -155,6 +155,11 @@ def choose(backups, backup_id='', target_time=None, target_lsn=None):
 
 
 UTC = datetime.timezone.utc
+
+
+def utc_now():
+    """Now in UTC, without a time zone, as the repository's times are written."""
+    return datetime.datetime.now(UTC).replace(tzinfo=None)
 
 
 def finished_at(backup):

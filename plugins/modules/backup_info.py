@@ -94,7 +94,7 @@ STOPPED_AT = re.compile(r'error in WAL record at ([0-9A-F]+/[0-9A-F]+)')
 
 def age_seconds(finished_at, now=None):
     finished = datetime.datetime.strptime(finished_at, '%Y-%m-%dT%H:%M:%SZ')
-    return int(((now or datetime.datetime.utcnow()) - finished).total_seconds())
+    return int(((now or repo.utc_now()) - finished).total_seconds())
 
 
 def readable_to(module, bin_dir, archive_dir, timeline, start_lsn):

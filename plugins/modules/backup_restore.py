@@ -16,12 +16,14 @@ description:
     newest that finished before I(target_time) or I(target_lsn)), copies it into I(data_dir) and
     every archived WAL segment from the backup's start on into its C(pg_wal) (the segment
     pg_receivewal is still writing under its final name), and marks it for archive recovery
-    (C(recovery.signal)). Starting the server and the recovery target are the caller's.
+    (C(recovery.signal)) or, with I(signal=standby), as a standby (C(standby.signal)) that replays
+    what was copied and then streams. Starting the server, the recovery target and a standby's
+    connection settings are the caller's.
   - A non-empty I(data_dir) is first moved aside whole (C(DATA.old-TIME)), never removed.
   - On PolarDB (I(polar_datadir) set) the backup's shared data (C(polar_shared_data)), with the WAL in
     its C(pg_wal), is copied onto the node's PFS disk with C(pfs cp -r), as root and with the database
     stopped (writing PFS with the CLI under a running database broke a disk). Shared data already on PFS
-    there is refused, not replaced.
+    there is refused, not replaced (check mode reports it as I(shared_present)); the caller moves it aside.
   - Refuses, changing nothing, when the archive has a gap after the backup's start and the restore
     is to the latest point (I(target_time), I(target_lsn) and I(target_name) unset), since recovery
     would stop at the gap and call itself done.
@@ -64,6 +66,13 @@ options:
     description: PFS cluster name of I(polar_datadir)'s disk.
     type: str
     default: disk
+  signal:
+    description:
+      - C(recovery) recovers to a target (or the end of the archive) and becomes a primary of its own;
+        C(standby) follows a primary once the copied WAL is replayed, and takes no target.
+    type: str
+    choices: [recovery, standby]
+    default: recovery
 attributes:
   check_mode:
     support: full
@@ -99,6 +108,10 @@ newest_segment:
   description: The newest segment copied (the partial one under its final name).
   returned: always
   type: str
+shared_present:
+  description: PolarDB, whether shared data is on PFS at I(polar_datadir) (a real run refuses it).
+  returned: always
+  type: bool
 '''
 
 import datetime
@@ -145,6 +158,7 @@ def main():
             segment_size=dict(type='int', default=16 * 1024 * 1024),
             polar_datadir=dict(type='str'),
             pfs_cluster=dict(type='str', default='disk'),
+            signal=dict(type='str', choices=['recovery', 'standby'], default='recovery'),
         ),
         mutually_exclusive=[('target_time', 'target_lsn', 'target_name')],
         supports_check_mode=True,
@@ -166,6 +180,9 @@ def main():
     first = wal_archive.parse_segment(backup['start_segment'], size)
     missing = wal_archive.gaps(segments, first.number, size, first.timeline)
     latest = not (params['target_time'] or params['target_lsn'] or params['target_name'])
+    if params['signal'] == 'standby' and not latest:
+        module.fail_json(msg='A standby follows its primary to the latest point: signal=standby takes no target_time, '
+                             'target_lsn or target_name. Nothing was changed.')
     if missing and latest:
         module.fail_json(msg='The WAL archive misses %s after backup %s: a restore to the latest point would stop '
                              'there and call itself done. Nothing was changed. Restore to a point before it '
@@ -174,16 +191,18 @@ def main():
                          missing=missing, backup=backup)
     shared = (params['polar_datadir'] or '').rstrip('/')
     pfs = Pfs(module, params['pfs_cluster']) if shared else None
-    if shared and pfs.exists(shared):
+    shared_present = bool(shared) and pfs.exists(shared)
+    if shared_present and not module.check_mode:
         module.fail_json(msg='Shared data is already on PFS at %s: a restore does not replace it. Nothing was changed. '
                              'Take the node out first (playbooks/remove.yml removes it).' % shared)
     complete = set(segment.number for segment in segments if not segment.partial)
     wanted = [segment for segment in segments if segment.number >= first.number
               and not (segment.partial and segment.number in complete)]
     occupied = os.path.isdir(data_dir) and bool(os.listdir(data_dir))
-    aside = '%s.old-%s' % (data_dir, datetime.datetime.utcnow().strftime('%Y%m%dT%H%M%SZ')) if occupied else None
+    aside = '%s.old-%s' % (data_dir, repo.utc_now().strftime('%Y%m%dT%H%M%SZ')) if occupied else None
+    newest = wanted[-1].name.replace('.partial', '') if wanted else None
     result = dict(changed=True, backup=backup, moved_aside=aside, wal_segments=len(wanted),
-                  newest_segment=wanted[-1].name.replace('.partial', '') if wanted else None, missing=missing)
+                  shared_present=shared_present, newest_segment=newest, missing=missing)
     if module.check_mode:
         module.exit_json(**result)
 
@@ -202,7 +221,7 @@ def main():
                         os.path.join(wal_dir, segment.name.replace('.partial', '')))
     for name in wal_archive.list_archive(archive_dir, size)[1] if os.path.isdir(archive_dir) else []:
         shutil.copyfile(os.path.join(archive_dir, name), os.path.join(wal_dir, name))
-    open(os.path.join(partial, 'recovery.signal'), 'w').close()
+    open(os.path.join(partial, params['signal'] + '.signal'), 'w').close()
     own(partial, entry.pw_uid, entry.pw_gid)
     os.chmod(partial, 0o700)
     if os.path.isdir(data_dir):

@@ -128,12 +128,12 @@ from ansible_collections.polardb.cluster.plugins.module_utils.commands import ru
 
 
 def utc_now():
-    return datetime.datetime.utcnow().replace(microsecond=0)
+    return repo.utc_now().replace(microsecond=0)
 
 
 def utc_now_rounded_up():
     """Now, to the next whole second: a backup that finished at 10:00:00.7 has not finished by 10:00:00."""
-    now = datetime.datetime.utcnow()
+    now = repo.utc_now()
     return now.replace(microsecond=0) + datetime.timedelta(seconds=1 if now.microsecond else 0)
 
 

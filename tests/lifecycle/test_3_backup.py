@@ -10,38 +10,19 @@ import re
 import time
 
 import faultlab
-import labtools
+from backup_steps import ARCHIVE, BACKUP, REPOSITORY, backup_status, kill_backup_half_way, switch_segments
 from lifecycle_steps import write
 
-REPOSITORY = "/var/lib/polardb-backup"
-ARCHIVE = REPOSITORY + "/wal"
 SLOT = "pb3_archive"
-BACKUP = ("playbooks/backup.yml",)
 RESTORE = ("playbooks/restore.yml", "--limit", "pb3")
 # A restore beside the running standby: its own directory on pb3's disk and its own port.
 SIDE = ("-e", "restore_data_dir=/var/lib/polardb/nvme2n1/restored", "-e", "restore_listen_port=5499")
 PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
 
 
-def backup_status(lab):
-    run = lab.converge("playbooks/status.yml", "-e", "status_format=json", "--limit", "pb1,pb3")
-    return labtools.status_document(run.output)["pb3"]
-
-
 def payloads(lab, host, tag, port=5432):
     sql = "SELECT payload FROM %s WHERE tag = '%s'" % (faultlab.TABLE, tag)
     return set(lab.sh(host, "psql -X -At -p %d -d postgres -c \"%s\"" % (port, sql), user="postgres").split())
-
-
-def switch_segments(lab, count):
-    """count new complete segments on pb1, each with enough rows to fill more than its first page."""
-    names = []
-    for _ in range(count):
-        lab.db("pb1").query("INSERT INTO %s (tag, payload) SELECT 'filler', repeat('x', 200) "
-                            "FROM generate_series(1, 200)" % faultlab.TABLE)
-        names.append(lab.db("pb1").query("SELECT pg_walfile_name(pg_current_wal_lsn())"))
-        lab.db("pb1").query("SELECT pg_switch_wal()")
-    return names
 
 
 def restored_side(lab):
@@ -113,9 +94,22 @@ def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_l
     assert before.missing(lab.db("pb3")) == [] and after.missing(lab.db("pb3")) == []
     assert lab.db("pb3").query("SELECT count(*) FROM %s" % faultlab.TABLE) == everything
 
-    rebuilt = lab.playbook("playbooks/rebuild.yml", "--limit", "pb3", "-e", "rebuild_promoted=true")
-    assert rebuilt.returncode == 0, rebuilt.tail()
+    # pb1's standby again from the newest backup and the archive, no copy of pb1, while a client writes on
+    # pb1: every acknowledged row reaches pb3, and what pb3 held as a primary of its own is kept aside.
+    lab.sh("pb3", "%s stop -m fast -D /var/lib/polardb/nvme2n1/standby" % PG_CTL, user="postgres")
+    with lab.ledger("restore-standby-%d" % run_id) as ledger:
+        time.sleep(1)
+        as_standby = lab.playbook(*RESTORE, "-e", "restore_as=standby")
+        time.sleep(1)
+    assert as_standby.returncode == 0, as_standby.tail()
+    assert re.search(r"Restored pb3 from backup \d{8}T\d{6}Z and \d+ archived WAL segments as the standby of pb1: "
+                     r"it streams", " ".join(as_standby.output.split())), as_standby.tail()
+    # its copy is the backup's (pg_basebackup's label), not a new one of pb1
+    label = lab.sh("pb3", "cd /var/lib/polardb/nvme2n1/standby && cat backup_label.old backup_label 2>/dev/null || true")
+    assert "LABEL: polardb.cluster " in label, label
     lab.assert_healthy()
+    assert ledger.acknowledged() and ledger.missing(lab.db("pb3")) == []
+    assert backup_status(lab)["last_restore"]["target"] == "standby of pb1"
 
 
 def test_a_damaged_or_missing_segment_is_named_and_a_restore_past_it_fails_loudly(lab):
@@ -177,25 +171,10 @@ def test_an_archive_that_stopped_for_a_while_catches_up_without_a_gap(lab):
 
 def test_a_backup_killed_half_way_does_not_count_and_the_next_run_clears_it(lab):
     last = backup_status(lab)["backup"]["last_backup"]["id"]
-    slow = lab.start_playbook(*BACKUP, "-e", "backup_max_rate=1M")
-    try:
-        partial = ""
-        deadline = time.time() + 60
-        while not partial and time.time() < deadline:
-            partial = lab.sh("pb3", "ls -d %s/base/*.partial 2>/dev/null || true" % REPOSITORY)
-            time.sleep(0.5)
-        assert partial, "no backup in progress within 60 s"
-        time.sleep(2)
-        # the controller, the module and pg_basebackup die together, as with a machine that lost power
-        slow.kill()
-        # pg_basebackup, the timeout(1) that runs it and the module's Python above it
-        lab.sh("pb3", "tool=$(pgrep -x pg_basebackup); limit=$(ps -o ppid= -p $tool); "
-                      "module=$(ps -o ppid= -p $limit); kill -9 $module $limit $tool")
-    finally:
-        lab.finish_playbook(slow)
+    partial = kill_backup_half_way(lab)
     status = backup_status(lab)["backup"]
     assert status["last_backup"]["id"] == last
-    assert status["interrupted"] == [partial.split("/")[-1]]
+    assert status["interrupted"] == [partial]
 
     again = lab.playbook(*BACKUP)
     assert again.returncode == 0, again.tail()

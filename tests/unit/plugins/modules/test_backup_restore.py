@@ -1,6 +1,7 @@
 """backup_restore lays out a data directory from a backup and the archive: what was there moves aside whole,
 the archive's WAL from the backup's start goes into pg_wal (the partial segment under its final name),
-recovery.signal marks it; a gap refuses a restore to the latest point before anything moves."""
+recovery.signal marks it (standby.signal for a standby); a gap refuses a restore to the latest point before
+anything moves."""
 import getpass
 import sys
 import json
@@ -69,6 +70,23 @@ def test_a_gap_refuses_the_latest_point_and_changes_nothing(run_module, repo):
     assert laid["missing"] == ["000000010000000000000005"] and data.is_dir()
 
 
+def test_a_standby_gets_standby_signal_and_the_whole_archive(run_module, repo):
+    root, data, args = repo
+    result = run_module(backup_restore, dict(args, signal="standby"))
+    assert result["backup"]["id"] == "20261207T110000Z"
+    assert sorted(os.listdir(data)) == ["PG_VERSION", "pg_wal", "standby.signal"]
+    assert "000000010000000000000006" in os.listdir(data / "pg_wal")
+
+
+@pytest.mark.parametrize("target", [dict(target_time="2026-12-07 11:30:00+00"), dict(target_lsn="0/5000100"),
+                                    dict(target_name="before_upgrade")])
+def test_a_standby_takes_no_target(run_module, repo, target):
+    root, data, args = repo
+    result = run_module(backup_restore, dict(args, signal="standby", **target))
+    assert result["failed"] is True and "signal=standby takes no target_time" in result["msg"]
+    assert not data.exists()
+
+
 @pytest.mark.parametrize("target, message", [
     (dict(target_time="2026-12-07 10:00:00"), "has no time zone"),
     (dict(target_time="yesterday"), "is not a time such as"),
@@ -128,3 +146,6 @@ def test_polardb_shared_data_already_there_is_refused(run_module, polardb):
     again = run_module(backup_restore, args)
     assert again["failed"] is True and "Shared data is already on PFS at /nvme2n1/shared_data" in again["msg"]
     assert (data / "PG_VERSION").read_text() == "restored once"
+    # check mode, which the role runs before it moves the shared data aside, says so instead
+    planned = run_module(backup_restore, args, check_mode=True)
+    assert planned["changed"] is True and planned["shared_present"] is True
