@@ -4,6 +4,9 @@
 # repository), backup_1gib (playbooks/backup.yml: the archive kept, a backup taken, verified and
 # checked), raw_restore_1gib (that backup copied, recovered and promoted by hand on port 5499) and
 # restore_1gib (playbooks/restore.yml doing the same beside the standby: the restore drill's time).
+# backup_1gib_in_module is the backup's own time as backup.yml reports it (pg_basebackup and the
+# verification, without Ansible's start and the archive's record check); restore_1gib_in_role the
+# restore's, from its layout to the first write accepted, as its receipt says.
 set -euo pipefail
 out=$1 logs=$2
 bin=/usr/lib/postgresql/15/bin
@@ -19,6 +22,7 @@ in_pb3 "rm -rf $repo/bench-raw"
 measure raw_backup_1gib in_pb3 \
   "PGPASSWORD=$secret $bin/pg_basebackup -h pb1 -U replicator -D $repo/bench-raw -Fp -X stream -c fast"
 measure backup_1gib ansible-playbook playbooks/backup.yml
+sed -n 's/.*Backup [0-9TZ]* taken in \([0-9.]*\) s.*/backup_1gib_in_module\t\1/p' "$logs/backup_1gib.log" >>"$out"
 
 restore_by_hand() {
   in_pb3 "rm -rf $side && cp -a $repo/bench-raw $side && touch $side/recovery.signal &&
@@ -32,4 +36,5 @@ measure raw_restore_1gib restore_by_hand
 in_pb3 "rm -rf $side $side.log $repo/bench-raw"
 measure restore_1gib ansible-playbook playbooks/restore.yml --limit pb3 \
   -e restore_data_dir=$side -e restore_listen_port=5499
+sed -n 's/.*archived WAL segments in \([0-9.]*\) s, to .*/restore_1gib_in_role\t\1/p' "$logs/restore_1gib.log" >>"$out"
 in_pb3 "$bin/pg_ctl stop -m fast -D $side && rm -rf $side $side.log"

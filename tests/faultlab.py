@@ -174,8 +174,8 @@ class FaultLab:
     def ledger(self, tag, host="pb1"):
         return Ledger(self.db(host), tag, self.tmp)
 
-    def inventory(self, name, standbys=(), host_vars=None):
-        """A copy of inventory/lab with more standbys and host variables."""
+    def inventory(self, name, standbys=(), host_vars=None, backup=None):
+        """A copy of inventory/lab with more standbys, host variables and another backup host."""
         folder = self.tmp / name
         if folder.exists():
             shutil.rmtree(folder)
@@ -185,6 +185,9 @@ class FaultLab:
         group = hosts["all"]["children"]["polardb"]["children"]["standby"]["hosts"]
         for host in standbys:
             group[host] = {"ansible_docker_host": "{{ polardb_lab_prefix }}%s" % host}
+        if backup:
+            hosts["all"]["children"]["backup"]["hosts"] = {backup: {"ansible_docker_host": "{{ polardb_lab_prefix }}%s"
+                                                                    % backup}}
         hosts_file.write_text(yaml.safe_dump(hosts))
         for host, values in (host_vars or {}).items():
             (folder / "host_vars").mkdir(exist_ok=True)

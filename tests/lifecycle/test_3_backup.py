@@ -70,8 +70,9 @@ def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_l
     assert removed.returncode == 0, removed.tail()
     to_time = lab.playbook(*RESTORE, "-e", "restore_target_time='%s'" % target)
     assert to_time.returncode == 0, to_time.tail()
-    assert re.search(r"Restored pb3 from backup \d{8}T\d{6}Z and \d+ archived WAL segments, to time %s: a primary "
-                     r"of its own on timeline \d+" % re.escape(target), to_time.output), to_time.tail()
+    assert re.search(r"Restored pb3 from backup \d{8}T\d{6}Z and \d+ archived WAL segments in [\d.]+ s, to time %s: "
+                     r"a primary of its own on timeline \d+" % re.escape(target), " ".join(to_time.output.split())), \
+        to_time.tail()
     assert lab.db("pb3").query("SELECT pg_is_in_recovery()") == "f"
     assert before.missing(lab.db("pb3")) == []
     assert payloads(lab, "pb3", before.tag) == committed_by_then
@@ -102,10 +103,10 @@ def test_restore_to_a_time_holds_exactly_what_was_committed_by_then_and_to_the_l
         as_standby = lab.playbook(*RESTORE, "-e", "restore_as=standby")
         time.sleep(1)
     assert as_standby.returncode == 0, as_standby.tail()
-    assert re.search(r"Restored pb3 from backup \d{8}T\d{6}Z and \d+ archived WAL segments as the standby of pb1: "
-                     r"it streams", " ".join(as_standby.output.split())), as_standby.tail()
+    assert re.search(r"Restored pb3 from backup \d{8}T\d{6}Z and \d+ archived WAL segments in [\d.]+ s as the "
+                     r"standby of pb1: it streams", " ".join(as_standby.output.split())), as_standby.tail()
     # its copy is the backup's (pg_basebackup's label), not a new one of pb1
-    label = lab.sh("pb3", "cd /var/lib/polardb/nvme2n1/standby && cat backup_label.old backup_label 2>/dev/null || true")
+    label = lab.sh("pb3", "cd /var/lib/polardb/nvme2n1/standby && cat backup_label.old backup_label 2>/dev/null; true")
     assert "LABEL: polardb.cluster " in label, label
     lab.assert_healthy()
     assert ledger.acknowledged() and ledger.missing(lab.db("pb3")) == []

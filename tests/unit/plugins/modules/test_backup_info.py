@@ -56,6 +56,23 @@ def test_damage_before_the_newest_segment(run_module, repo, monkeypatch):
     assert result["archive"]["damaged"] == "000000010000000000000004" and result["archive"]["sound"] is False
 
 
+def test_damage_in_the_last_complete_segment_before_the_partial_one(run_module, repo, monkeypatch):
+    waldump_stops_at(monkeypatch, "0/5002000")
+    result = run_module(backup_info, dict(repository=str(repo), bin_dir="/bin", check_wal=True))
+    assert result["archive"]["damaged"] == "000000010000000000000005" and result["archive"]["sound"] is False
+
+
+def test_without_a_partial_segment_a_stop_in_the_last_complete_one_is_where_the_wal_ends(run_module, repo,
+                                                                                         monkeypatch):
+    (repo / "wal" / "000000010000000000000006.partial").unlink()
+    waldump_stops_at(monkeypatch, "0/5FFFFE0")
+    result = run_module(backup_info, dict(repository=str(repo), bin_dir="/bin", check_wal=True))
+    assert result["archive"]["damaged"] is None and result["archive"]["sound"] is True
+    waldump_stops_at(monkeypatch, "0/4FFFFE0")
+    result = run_module(backup_info, dict(repository=str(repo), bin_dir="/bin", check_wal=True))
+    assert result["archive"]["damaged"] == "000000010000000000000004"
+
+
 def test_an_empty_repository(run_module, tmp_path):
     result = run_module(backup_info, dict(repository=str(tmp_path)))
     assert result["backups"] == [] and result["last_backup"] is None and result["archive"]["segments"] == 0
