@@ -66,7 +66,7 @@ def test_a_verified_backup_is_named_and_recorded(run_module, repo):
     assert backup["verified_with"] == "pg_verifybackup" and os.path.isdir(backup["path"])
     assert json.loads((root / "base" / backup["id"] / "backup.json").read_text())["id"] == backup["id"]
     basebackup = tools.calls[0]
-    assert "--manifest-checksums=SHA256" in basebackup and basebackup[basebackup.index("-X") + 1] == "stream"
+    assert "--manifest-checksums=CRC32C" in basebackup and basebackup[basebackup.index("-X") + 1] == "stream"
 
 
 @pytest.mark.parametrize("failing, answer, said", [
