@@ -1,5 +1,6 @@
 """Steps of the backup cases shared by the PostgreSQL and PolarDB labs: the backup host's status, new WAL
-segments on pb1, and a base backup killed half-way as by a power cut."""
+segments on pb1, a damaged and then missing segment, and a base backup killed half-way as by a power cut."""
+import re
 import time
 
 import faultlab
@@ -45,3 +46,16 @@ def kill_backup_half_way(lab):
     finally:
         lab.finish_playbook(slow)
     return partial.split("/")[-1]
+
+
+def damage_then_remove(lab, segment):
+    """Overwrite bytes in the middle of an archived segment, then remove it: each time backup.yml fails
+    naming it (pg_waldump stops there; then a gap)."""
+    lab.sh("pb3", "printf 'XXXXXXXXXXXXXXXX' | dd of=%s/%s bs=1 seek=8192 conv=notrunc status=none"
+           % (ARCHIVE, segment))
+    damaged = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
+    assert damaged.returncode != 0
+    assert re.search(r"unreadable from [0-9A-F]+/[0-9A-F]+ in %s" % segment, damaged.output), damaged.tail()
+    lab.sh("pb3", "rm %s/%s" % (ARCHIVE, segment))
+    gap = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
+    assert gap.returncode != 0 and "missing: %s" % segment in gap.output, gap.tail()

@@ -12,7 +12,8 @@ import re
 import time
 
 import faultlab
-from backup_steps import ARCHIVE, BACKUP, REPOSITORY, backup_status, kill_backup_half_way, switch_segments
+from backup_steps import (ARCHIVE, BACKUP, REPOSITORY, backup_status, damage_then_remove, kill_backup_half_way,
+                          switch_segments)
 from lifecycle_steps import write
 
 RESTORE = ("playbooks/restore.yml", "--limit", "pb3")
@@ -116,15 +117,7 @@ def test_d_a_damaged_or_missing_1_gib_segment_is_named_and_a_restore_to_the_late
     # PolarDB's segments are 1 GiB: two switches make a complete segment between the backup's and the newest
     first, middle = switch_segments(lab, 2)
     lab.wait_archived()
-    lab.sh("pb3", "printf 'XXXXXXXXXXXXXXXX' | dd of=%s/%s bs=1 seek=8192 conv=notrunc status=none"
-           % (ARCHIVE, middle))
-    damaged = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
-    assert damaged.returncode != 0
-    assert re.search(r"unreadable from [0-9A-F]+/[0-9A-F]+ in %s" % middle, damaged.output), damaged.tail()
-
-    lab.sh("pb3", "rm %s/%s" % (ARCHIVE, middle))
-    gap = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
-    assert gap.returncode != 0 and "missing: %s" % middle in gap.output, gap.tail()
+    damage_then_remove(lab, middle)
     # checked before anything moves, even while pb3 serves as pb1's standby (which it goes on doing)
     postmaster = lab.postmaster_start("pb3")
     refused = lab.playbook(*RESTORE)

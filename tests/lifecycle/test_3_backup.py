@@ -10,7 +10,8 @@ import re
 import time
 
 import faultlab
-from backup_steps import ARCHIVE, BACKUP, REPOSITORY, backup_status, kill_backup_half_way, switch_segments
+from backup_steps import (ARCHIVE, BACKUP, REPOSITORY, backup_status, damage_then_remove, kill_backup_half_way,
+                          switch_segments)
 from lifecycle_steps import write
 
 SLOT = "pb3_archive"
@@ -122,17 +123,9 @@ def test_a_damaged_or_missing_segment_is_named_and_a_restore_past_it_fails_loudl
     switch_segments(lab, 1)
     lab.wait_archived()
 
-    # bytes overwritten in the middle of the archive: pg_waldump stops there, and the run names the segment
-    lab.sh("pb3", "printf 'XXXXXXXXXXXXXXXX' | dd of=%s/%s bs=1 seek=8192 conv=notrunc status=none"
-           % (ARCHIVE, middle))
-    damaged = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
-    assert damaged.returncode != 0
-    assert re.search(r"unreadable from [0-9A-F]+/[0-9A-F]+ in %s" % middle, damaged.output), damaged.tail()
-
-    # the segment gone: a gap, named; a restore to the latest point refuses before anything moves
-    lab.sh("pb3", "rm %s/%s" % (ARCHIVE, middle))
-    gap = lab.playbook(*BACKUP, "-e", "backup_max_age=86400")
-    assert gap.returncode != 0 and "missing: %s" % middle in gap.output, gap.tail()
+    # bytes overwritten in the middle of the archive, then the segment gone: each named; a restore to the
+    # latest point then refuses before anything moves
+    damage_then_remove(lab, middle)
     try:
         refused = lab.playbook(*RESTORE, *SIDE, "-e", "restore_backup=%s" % old_backup)
         faultlab.assert_refused(refused, r"The WAL archive misses %s after backup %s" % (middle, old_backup))
