@@ -147,10 +147,10 @@ def main():
         if stop is not None:
             archive['readable_to'] = wal_archive.format_lsn(stop)
             stop_number = wal_archive.segment_number(stop, size)
-            # pg_waldump ends where the WAL ends: in the newest segment (the partial one pg_receivewal
-            # writes, or the last complete one, whose last record may go on into a segment not archived
-            # yet). A stop in any segment before it is damage.
-            if stop_number < newest.number and stop_number not in [
+            complete = set(segment.number for segment in segments if not segment.partial)
+            # pg_waldump reads no .partial file, and where the next file is missing it says "could not
+            # find file", which is no stop here: a record it cannot read in a complete segment is damage.
+            if stop_number in complete and stop_number not in [
                     wal_archive.parse_segment(name, size).number for name in archive['gaps']]:
                 archive['damaged'] = wal_archive.segment_name(backups[0]['timeline'], stop_number, size)
     archive['sound'] = not (archive['gaps'] or archive['wrong_size'] or archive['damaged'])

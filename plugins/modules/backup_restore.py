@@ -145,6 +145,25 @@ def own(path, uid, gid):
     os.lchown(path, uid, gid)
 
 
+def lay_out(backup_path, partial, archive_dir, wanted, size, shared, signal):
+    """The backup and the archived WAL from its start in partial, marked with SIGNAL.signal."""
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(backup_path, partial, symlinks=True)
+    for name in NOT_RESTORED:
+        if os.path.lexists(os.path.join(partial, name)):
+            os.unlink(os.path.join(partial, name))
+    wal_dir = os.path.join(partial, repo.SHARED_DATA if shared else '', 'pg_wal')
+    for segment in wanted:
+        final = segment.name.replace('.partial', '')
+        source = os.path.join(archive_dir, segment.name)
+        if segment.partial and not os.path.exists(source):
+            source = os.path.join(archive_dir, final)  # pg_receivewal completed it since it was listed
+        shutil.copyfile(source, os.path.join(wal_dir, final))
+    for name in wal_archive.list_archive(archive_dir, size)[1] if os.path.isdir(archive_dir) else []:
+        shutil.copyfile(os.path.join(archive_dir, name), os.path.join(wal_dir, name))
+    open(os.path.join(partial, signal + '.signal'), 'w').close()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -210,18 +229,12 @@ def main():
     if aside:
         os.rename(data_dir, aside)
     partial = data_dir + '.restoring'
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(backup['path'], partial, symlinks=True)
-    for name in NOT_RESTORED:
-        if os.path.lexists(os.path.join(partial, name)):
-            os.unlink(os.path.join(partial, name))
-    wal_dir = os.path.join(partial, repo.SHARED_DATA if shared else '', 'pg_wal')
-    for segment in wanted:
-        shutil.copyfile(os.path.join(archive_dir, segment.name),
-                        os.path.join(wal_dir, segment.name.replace('.partial', '')))
-    for name in wal_archive.list_archive(archive_dir, size)[1] if os.path.isdir(archive_dir) else []:
-        shutil.copyfile(os.path.join(archive_dir, name), os.path.join(wal_dir, name))
-    open(os.path.join(partial, params['signal'] + '.signal'), 'w').close()
+    try:
+        lay_out(backup['path'], partial, archive_dir, wanted, size, shared, params['signal'])
+    except (OSError, shutil.Error) as error:
+        module.fail_json(msg='Laying out the restore failed: %s. What was in %s is kept in %s; the half-made copy '
+                             'in %s is removed by the next restore.' % (error, data_dir, aside or '(nothing there)',
+                                                                        partial))
     own(partial, entry.pw_uid, entry.pw_gid)
     os.chmod(partial, 0o700)
     if os.path.isdir(data_dir):

@@ -151,7 +151,7 @@ def test_e_a_standby_whose_slot_lost_its_wal_is_restored_from_the_archive_not_co
         with lab.ledger("pb3-restored-%d" % int(time.time())) as during:
             restored = lab.playbook(*RESTORE, "-e", "restore_as=standby", timeout=1800)
         assert restored.returncode == 0, restored.tail()
-        assert re.search(r"The slot pb3 of pb3 on pb1 had lost its WAL .* made again",
+        assert re.search(r"The slot pb3 of pb3 on pb1 had lost its WAL.* made again",
                          " ".join(restored.output.split())), restored.tail()
         lab.assert_healthy()
         assert during.acknowledged() and ledger.missing(lab.db("pb3")) == [] and during.missing(lab.db("pb3")) == []

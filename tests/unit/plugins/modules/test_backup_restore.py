@@ -78,6 +78,20 @@ def test_a_standby_gets_standby_signal_and_the_whole_archive(run_module, repo):
     assert "000000010000000000000006" in os.listdir(data / "pg_wal")
 
 
+def test_a_partial_segment_completed_while_the_restore_copies_is_taken_under_its_final_name(repo, tmp_path):
+    from ansible_collections.polardb.cluster.plugins.module_utils import wal_archive
+    root, data, args = repo
+    wal = root / "wal"
+    wanted = [segment for segment in wal_archive.list_archive(str(wal), MB16)[0] if segment.number >= 5]
+    # pg_receivewal renames it once the segment is whole, between the listing and the copy
+    (wal / "000000010000000000000006.partial").rename(wal / "000000010000000000000006")
+    partial = tmp_path / "data.restoring"
+    backup_restore.lay_out(str(root / "base" / "20261207T110000Z"), str(partial), str(wal), wanted, MB16, "",
+                           "standby")
+    assert (partial / "pg_wal" / "000000010000000000000006").read_bytes() == b"000000010000000000000006.partial"
+    assert (partial / "standby.signal").exists()
+
+
 @pytest.mark.parametrize("target", [dict(target_time="2026-12-07 11:30:00+00"), dict(target_lsn="0/5000100"),
                                     dict(target_name="before_upgrade")])
 def test_a_standby_takes_no_target(run_module, repo, target):
