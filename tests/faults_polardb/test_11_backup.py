@@ -5,8 +5,7 @@ repository; the base backup (shared data in polar_shared_data) is checked agains
 pg_verifybackup rejects it. pb3 is taken out, restored to a time T and then to the latest point: its
 shared data goes onto its own PFS disk with the database stopped; then restored as pb1's standby again. A
 ledger is the oracle. Then the faults: the archive down for a while, a backup killed half-way, a damaged
-and a missing segment, a standby whose slot lost its WAL. Leaves pb3 a streaming standby, the archive stopped
-and its slot dropped.
+and a missing segment. Leaves pb3 a streaming standby, the archive stopped and its slot dropped.
 """
 import re
 import time
@@ -133,33 +132,6 @@ def test_d_a_damaged_or_missing_1_gib_segment_is_named_and_a_restore_to_the_late
     faultlab.assert_refused(beside, r"A server runs in .*%s" % lab.standby_data)
     assert lab.postmaster_start("pb3") == postmaster and "shared_data" in lab.pfs_names(lab.pfs_root)
     lab.assert_healthy()
-
-
-def test_e_a_standby_whose_slot_lost_its_wal_is_restored_from_the_archive_not_copied_from_pb1(lab):
-    # restore_command would write PFS under the running standby: here the standby is laid out again from the
-    # backup and the archive (restore_as=standby), and pb1 is spared a full copy
-    small = ("site.yml", "--limit", "pb1", "-e", "polardb_max_slot_wal_keep_size=1GB")
-    lab.converge(*small)
-    try:
-        lab.sh("pb3", "%s/pg_ctl stop -m fast -D %s" % (lab.bin, lab.standby_data), user="postgres")
-        ledger = write(lab, "pb3-slot-lost-%d" % int(time.time()))
-        switch_segments(lab, 3)
-        lab.wait_archived()
-        lab.db("pb1").query("CHECKPOINT")
-        assert lab.db("pb1").query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pb3'") == "lost"
-        drop_copies_set_aside(lab)
-        with lab.ledger("pb3-restored-%d" % int(time.time())) as during:
-            restored = lab.playbook(*RESTORE, "-e", "restore_as=standby", timeout=1800)
-        assert restored.returncode == 0, restored.tail()
-        assert re.search(r"The slot pb3 of pb3 on pb1 had lost its WAL.* made again",
-                         " ".join(restored.output.split())), restored.tail()
-        lab.assert_healthy()
-        assert during.acknowledged() and ledger.missing(lab.db("pb3")) == [] and during.missing(lab.db("pb3")) == []
-        label = lab.sh("pb3", "cd %s && cat backup_label.old backup_label 2>/dev/null; true" % lab.standby_data)
-        assert "LABEL: polardb.cluster " in label, label
-    finally:
-        drop_copies_set_aside(lab)
-        lab.converge("site.yml", "--limit", "pb1")
 
 
 def test_z_the_archive_stops_and_its_slot_goes_when_asked(lab):
